@@ -1,0 +1,74 @@
+"""tabsqlite: one SQLite database shared by several browser tabs or OS processes.
+
+Each tab (Pyodide + sqlite-wasm on OPFS) or process (CPython + ``sqlite3``) holds its own
+connection; commits are announced to the others, so :meth:`Database.watch` and
+:meth:`Database.on_change` wake for everyone's writes, and managed diff triggers record
+changes made through any connection.
+
+>>> db = await open_database("app.db")            # doctest: +SKIP
+>>> async for rows in db.watch("SELECT * FROM todo"):  # doctest: +SKIP
+...     print(rows)
+"""
+
+from __future__ import annotations
+
+from .changes import ChangeEvent
+from .database import Database, OpenContext, open_database
+from .errors import (
+    BusyError,
+    ConstraintError,
+    DatabaseClosedError,
+    DatabaseError,
+    InvalidArgumentError,
+    InvalidIdentifierError,
+    InvalidPathError,
+    NoSuchTableError,
+    NotFoundError,
+    OpenTimeoutError,
+    ProgrammingError,
+    SQLiteError,
+)
+from .holds import MemoryHoldManager
+from .queries import Result, Row
+from .runtime import Connection, Hold, HoldManager, Runtime, Transport
+from .transactions import Transaction
+from .triggers import DiffContext, DiffTrigger, TableDiffTracker, TriggerManager
+from .watch import ChangeStream, Watch, WatchDiff
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BusyError",
+    "ChangeEvent",
+    "ChangeStream",
+    "Connection",
+    "ConstraintError",
+    "Database",
+    "DatabaseClosedError",
+    "DatabaseError",
+    "DiffContext",
+    "DiffTrigger",
+    "Hold",
+    "HoldManager",
+    "InvalidArgumentError",
+    "InvalidIdentifierError",
+    "InvalidPathError",
+    "MemoryHoldManager",
+    "NoSuchTableError",
+    "NotFoundError",
+    "OpenContext",
+    "OpenTimeoutError",
+    "ProgrammingError",
+    "Result",
+    "Row",
+    "Runtime",
+    "SQLiteError",
+    "TableDiffTracker",
+    "Transaction",
+    "Transport",
+    "TriggerManager",
+    "Watch",
+    "WatchDiff",
+    "__version__",
+    "open_database",
+]

@@ -1,0 +1,398 @@
+"""The :class:`Database` object and :func:`open_database`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator, Generator, Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from .changes import ChangeEvent, ChangeHub, normalize_tables
+from .errors import DatabaseClosedError, InvalidArgumentError, ProgrammingError
+from .paths import is_memory, resolve_path
+from .queries import Queries
+from .retry import retry_while_busy
+from .runtime import Connection, Params, QueryResult, Runtime, Transport
+from .signal_protocol import Receiver, encode_message
+from .table_inference import infer_tables
+from .transactions import Transaction, TransactionContext, current_transaction
+from .watch import ChangeStream, Watch
+
+if TYPE_CHECKING:
+    from .triggers import TriggerManager
+
+__all__ = ["Database", "OpenContext", "open_database"]
+
+log = logging.getLogger("tabsqlite")
+
+DEFAULT_OPEN_TIMEOUT = 15.0
+DEFAULT_BUSY_TIMEOUT = 10.0
+
+
+class Database(Queries):
+    """One connection to a database file, shared with other tabs or processes.
+
+    Obtain one with :func:`open_database`. Queries outside a transaction run one at a time;
+    ``async with db.write_transaction() as tx`` (or ``read_transaction``) groups several.
+    Every committed write is announced to the other connections on the same file, and
+    their writes arrive in this object's change stream (:meth:`on_change`, :meth:`watch`).
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        path: str,
+        connection: Connection,
+        *,
+        signal_check_interval: float,
+    ) -> None:
+        self.runtime = runtime
+        #: The canonical path of the database file (``":memory:"`` for a memory database).
+        self.path = path
+        #: This connection's id in change messages.
+        self.origin = secrets.token_hex(8)
+        self._conn = connection
+        self._lock = asyncio.Lock()
+        self._hub = ChangeHub()
+        self._receiver = Receiver(self.origin)
+        self._transport: Transport | None = None
+        self._seq = 0
+        self._closing = False
+        self._closed = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._signal_check_interval = signal_check_interval
+        self._data_version_seen = 0
+        self._data_version_kick = asyncio.Event()
+        self._triggers: TriggerManager | None = None
+        #: Statements run through this connection (for tests and diagnostics).
+        self.statements_run = 0
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    @property
+    def is_memory(self) -> bool:
+        """True for a private in-memory database."""
+        return is_memory(self.path)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has begun."""
+        return self._closing
+
+    async def _start(self) -> None:
+        if not self.is_memory:
+            channel = f"tabsqlite:{self.path}"
+            self._transport = await self.runtime.open_transport(channel, self._on_message)
+            self._data_version_seen = await self._data_version()
+            if self._signal_check_interval > 0:
+                self._spawn(self._check_data_version_loop())
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None and not self._closing:
+            log.error("tabsqlite background task failed", exc_info=task.exception())
+
+    def _check_open(self) -> None:
+        if self._closing:
+            raise DatabaseClosedError(f"database {self.path!r} is closed")
+
+    async def close(self, delete_database: bool = False) -> None:
+        """Close the connection; with ``delete_database`` remove the file and its journals.
+
+        Managed diff triggers of this connection are dropped and their holds released.
+        Queries started before ``close`` finish first; later calls raise
+        :class:`DatabaseClosedError`. Closing twice is harmless.
+        """
+        if self._transaction_of_current_task() is not None:
+            raise ProgrammingError("close() inside a transaction of the same database")
+        if self._closing:
+            while not self._closed:
+                await asyncio.sleep(0.01)
+            if delete_database:
+                await self.runtime.delete_database_files(self.path)
+            return
+        try:
+            await self.triggers.close()
+        finally:
+            self._closing = True
+            for task in list(self._tasks):
+                task.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._hub.close()
+            try:
+                async with self._lock:
+                    await self._conn.close()
+            finally:
+                if self._transport is not None:
+                    await self._transport.close()
+                await self.triggers.release_holds()
+                self._closed = True
+        if delete_database:
+            await self.runtime.delete_database_files(self.path)
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- queries ------------------------------------------------------------------------------
+    def _transaction_of_current_task(self) -> Transaction | None:
+        mapping = current_transaction.get()
+        tx = mapping.get(id(self)) if mapping else None
+        return tx if tx is not None and tx.active else None
+
+    async def _query(self, sql: str, params: Params, many: bool) -> QueryResult:
+        self._check_open()
+        tx = self._transaction_of_current_task()
+        if tx is not None:
+            return await tx._query(sql, params, many)
+        async with self._lock:
+            self._check_open()
+            return await self._raw(sql, params, many)
+
+    async def _raw(self, sql: str, params: Params, many: bool) -> QueryResult:
+        """Run a statement on the connection; the caller holds the lock."""
+        if not isinstance(sql, str):
+            raise ProgrammingError(f"sql must be a str, not {type(sql).__name__}")
+        if many:
+            result = await self._conn.execute_many(sql, params)  # type: ignore[arg-type]
+        else:
+            _check_params(params)
+            result = await self._conn.execute(sql, params)
+        self.statements_run += 1
+        if result.committed:
+            await self._committed(result.committed)
+        return result
+
+    def write_transaction(self) -> TransactionContext:
+        """``async with db.write_transaction() as tx``: BEGIN IMMEDIATE ... COMMIT.
+
+        The transaction commits when the block ends and rolls back if it raises.
+        """
+        return TransactionContext(self, write=True)
+
+    def read_transaction(self) -> TransactionContext:
+        """``async with db.read_transaction() as tx``: a consistent, read-only snapshot."""
+        return TransactionContext(self, write=False)
+
+    # -- change stream ------------------------------------------------------------------------
+    async def _committed(self, tables: frozenset[str]) -> None:
+        self._hub.publish(ChangeEvent(tables, local=True))
+        if self._transport is not None:
+            self._seq += 1
+            try:
+                await self._transport.send(encode_message(self.origin, self._seq, tables))
+            except Exception:  # receivers recover from a lost message
+                log.warning("tabsqlite: could not announce a change", exc_info=True)
+
+    def _on_message(self, raw: object) -> None:
+        if self._closing:
+            return
+        decoded = self._receiver.receive(raw)
+        if decoded is None:
+            return
+        self._hub.publish(ChangeEvent(decoded.tables, unknown=decoded.unknown, remote=True))
+        self._data_version_kick.set()
+
+    async def _data_version(self) -> int:
+        result = await self._conn.execute("PRAGMA data_version")
+        value = result.rows[0][0]
+        return int(value)
+
+    async def _check_data_version_loop(self) -> None:
+        """Back-stop for lost messages: another connection committed, nobody told us."""
+        interval = self._signal_check_interval
+        grace = min(0.25, interval)
+        while True:
+            kicked = False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._data_version_kick.wait(), interval)
+                kicked = True
+            self._data_version_kick.clear()
+            if self._lock.locked() and not kicked:
+                continue
+            async with self._lock:
+                if self._closing:
+                    return
+                version = await self._data_version()
+            if kicked:
+                self._data_version_seen = max(self._data_version_seen, version)
+                continue
+            if version <= self._data_version_seen:
+                continue
+            await asyncio.sleep(grace)  # its message may be on the way
+            if self._data_version_seen < version:
+                self._data_version_seen = version
+                self._receiver.gaps += 1
+                self._hub.publish(ChangeEvent(frozenset(), unknown=True, remote=True))
+
+    def on_change(
+        self, tables: Iterable[str] | None = None, *, throttle_ms: float = 0
+    ) -> AsyncIterator[ChangeEvent]:
+        """Async iterator of committed changes (this connection's and others').
+
+        With ``tables``, only changes that may concern them are reported. Changes that come
+        while the consumer is busy, or within ``throttle_ms`` of the last one, are merged.
+        """
+        self._check_open()
+        return ChangeStream(self, None if tables is None else normalize_tables(tables),
+                            throttle_ms)
+
+    def watch(
+        self,
+        sql: str,
+        params: Params = (),
+        *,
+        tables: Iterable[str] | None = None,
+        throttle_ms: float = 30,
+    ) -> Watch:
+        """Async iterator of a query's rows: now, and again after each relevant commit.
+
+        The tables are found from the query plan unless given. A change right after a quiet
+        period re-runs the query at once; bursts within ``throttle_ms`` are merged.
+        ``db.watch(...).differential(key="id")`` yields added/removed/updated rows instead.
+        """
+        self._check_open()
+        return Watch(self, sql, params, None if tables is None else normalize_tables(tables),
+                     throttle_ms)
+
+    async def tables_read_by(self, sql: str, params: Params = ()) -> frozenset[str] | None:
+        """The tables a query reads (``None`` if they can't be known, e.g. virtual tables)."""
+        return await infer_tables(self, sql, params)
+
+    # -- managed triggers ---------------------------------------------------------------------
+    @property
+    def triggers(self) -> TriggerManager:
+        """Managed diff triggers: :meth:`TriggerManager.create_diff_trigger` and friends."""
+        if self._triggers is None:
+            from .triggers import TriggerManager
+
+            self._triggers = TriggerManager(self)
+        return self._triggers
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closing else "open"
+        return f"<tabsqlite.Database {self.path!r} {state} on {self.runtime.name}>"
+
+
+def _check_params(params: object) -> None:
+    if isinstance(params, str | bytes | bytearray):
+        raise ProgrammingError(
+            "params must be a sequence or mapping of values, not a single str/bytes"
+        )
+
+
+async def _open(
+    path: str,
+    *,
+    open_timeout: float,
+    busy_timeout: float,
+    runtime: Runtime | None,
+    signal_check_interval: float,
+) -> Database:
+    if not (isinstance(open_timeout, int | float) and open_timeout >= 0):
+        raise InvalidArgumentError("open_timeout must be a number of seconds >= 0")
+    if not (isinstance(busy_timeout, int | float) and busy_timeout >= 0):
+        raise InvalidArgumentError("busy_timeout must be a number of seconds >= 0")
+    if runtime is None:
+        from .runtimes import default_runtime
+
+        runtime = default_runtime()
+    resolved = resolve_path(path, runtime.default_directory())
+    canonical = await runtime.prepare_path(resolved)
+    memory = is_memory(canonical)
+    started = time.monotonic()
+
+    async def attempt() -> Connection:
+        conn = await runtime.connect(canonical)
+        try:
+            await conn.execute("PRAGMA busy_timeout=0")
+            if not memory:
+                await conn.execute(f"PRAGMA journal_mode={runtime.journal_mode}")
+            await conn.execute("SELECT count(*) FROM sqlite_schema")
+            await conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        except BaseException:
+            await asyncio.shield(conn.close())
+            raise
+        return conn
+
+    conn = await retry_while_busy(attempt, path=canonical, timeout=open_timeout)
+    db = Database(runtime, canonical, conn, signal_check_interval=signal_check_interval)
+    try:
+        await db._start()
+        remaining = max(0.0, open_timeout - (time.monotonic() - started))
+        await retry_while_busy(db.triggers.start, path=canonical, timeout=remaining)
+    except BaseException:
+        await asyncio.shield(db.close())
+        raise
+    return db
+
+
+class OpenContext:
+    """What :func:`open_database` returns: ``await`` it, or use it with ``async with``."""
+
+    def __init__(self, path: str, **options: Any) -> None:
+        self._path = path
+        self._options = options
+        self._db: Database | None = None
+
+    def __await__(self) -> Generator[Any, None, Database]:
+        return _open(self._path, **self._options).__await__()
+
+    async def __aenter__(self) -> Database:
+        self._db = await _open(self._path, **self._options)
+        return self._db
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._db is not None:
+            await self._db.close()
+
+
+def open_database(
+    path: str,
+    *,
+    open_timeout: float = DEFAULT_OPEN_TIMEOUT,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    runtime: Runtime | None = None,
+    signal_check_interval: float = 1.0,
+) -> OpenContext:
+    """Open (creating if needed) the database ``path``.
+
+    ``path`` is a plain name (placed in the runtime's default directory), an absolute path
+    (parent directories are created) or ``":memory:"``. Opening retries while other
+    connections hold locks, with exponential backoff, until ``open_timeout`` seconds have
+    passed, then raises :class:`~tabsqlite.OpenTimeoutError`; cancelling the task stops it
+    at once. ``busy_timeout`` is how long a statement waits for a lock once open.
+    ``signal_check_interval`` is how often (seconds) the connection checks for commits whose
+    message was lost (0 disables the check).
+
+    ``db = await open_database("app.db")`` or ``async with open_database("app.db") as db:``.
+    """
+    return OpenContext(
+        path,
+        open_timeout=open_timeout,
+        busy_timeout=busy_timeout,
+        runtime=runtime,
+        signal_check_interval=signal_check_interval,
+    )

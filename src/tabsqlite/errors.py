@@ -1,0 +1,115 @@
+"""The exception hierarchy: every error tabsqlite raises is a :class:`DatabaseError`."""
+
+from __future__ import annotations
+
+__all__ = [
+    "BusyError",
+    "ConstraintError",
+    "DatabaseClosedError",
+    "DatabaseError",
+    "InvalidArgumentError",
+    "InvalidIdentifierError",
+    "InvalidPathError",
+    "NoSuchTableError",
+    "NotFoundError",
+    "OpenTimeoutError",
+    "ProgrammingError",
+    "SQLiteError",
+]
+
+# Primary result codes (https://sqlite.org/rescode.html) used by the core.
+SQLITE_BUSY = 5
+SQLITE_LOCKED = 6
+SQLITE_CONSTRAINT = 19
+
+
+class DatabaseError(Exception):
+    """Base class of every error raised by tabsqlite."""
+
+
+class SQLiteError(DatabaseError):
+    """SQLite reported an error.
+
+    ``code`` is the primary result code (``extended_code & 0xff``), ``extended_code`` the
+    extended one, ``code_name`` its symbolic name when the runtime knows it.
+    """
+
+    def __init__(
+        self, message: str, *, extended_code: int, code_name: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.extended_code = extended_code
+        self.code = extended_code & 0xFF
+        self.code_name = code_name
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        name = self.code_name or f"code {self.extended_code}"
+        return f"{base} [{name}]"
+
+
+class BusyError(SQLiteError):
+    """The database file was locked by another connection (SQLITE_BUSY / SQLITE_LOCKED)."""
+
+
+class ConstraintError(SQLiteError):
+    """A constraint (UNIQUE, NOT NULL, CHECK, FOREIGN KEY ...) failed."""
+
+
+class ProgrammingError(DatabaseError, ValueError):
+    """The call itself was wrong: bad parameters, several statements, values SQLite can't bind."""
+
+
+class DatabaseClosedError(DatabaseError):
+    """The database (or the transaction) was used after it was closed."""
+
+
+class InvalidArgumentError(DatabaseError, ValueError):
+    """An argument to a tabsqlite API was not acceptable."""
+
+
+class InvalidPathError(InvalidArgumentError):
+    """A database path or name is empty, escapes its directory or is otherwise unusable."""
+
+
+class InvalidIdentifierError(InvalidArgumentError):
+    """A table, column or trigger name can't be used in DDL."""
+
+
+class NoSuchTableError(DatabaseError):
+    """A table the call depends on does not exist."""
+
+    def __init__(self, table: str) -> None:
+        super().__init__(f"no such table: {table}")
+        self.table = table
+
+
+class NotFoundError(DatabaseError, LookupError):
+    """:meth:`Database.get` found no row."""
+
+
+class OpenTimeoutError(DatabaseError, TimeoutError):
+    """Opening and configuring the database did not succeed before the deadline."""
+
+    def __init__(self, path: str, waited: float, attempts: int, last_error: BaseException | None):
+        detail = f": last error: {last_error}" if last_error is not None else ""
+        super().__init__(
+            f"could not open {path!r} within {waited:.2f}s ({attempts} attempts){detail}"
+        )
+        self.path = path
+        self.waited = waited
+        self.attempts = attempts
+        self.last_error = last_error
+
+
+def sqlite_error(message: str, extended_code: int, code_name: str | None = None) -> SQLiteError:
+    """Build the most specific :class:`SQLiteError` subclass for a result code."""
+    primary = extended_code & 0xFF
+    cls: type[SQLiteError]
+    if primary in (SQLITE_BUSY, SQLITE_LOCKED):
+        cls = BusyError
+    elif primary == SQLITE_CONSTRAINT:
+        cls = ConstraintError
+    else:
+        cls = SQLiteError
+    return cls(message, extended_code=extended_code, code_name=code_name)

@@ -1,0 +1,143 @@
+"""The seam between the runtime-free core and a runtime (CPython, Pyodide, ...).
+
+A runtime implements three small interfaces:
+
+* :class:`Connection` -- one SQLite connection: execute, execute many, close, and for every
+  call the set of tables whose changes that call *committed*.
+* :class:`Transport` -- carries opaque change messages to the other connections on the same
+  database (and never back to the sender).
+* :class:`HoldManager` -- named holds that outlive nothing: a hold disappears when its owner
+  releases it or dies, and anyone can ask whether a name is held.
+
+and bundles them in a :class:`Runtime`. The core (paths, retry, change stream, watch,
+triggers) only talks to these; nothing in it imports ``sqlite3``, ``js`` or ``pyodide``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "Connection",
+    "Hold",
+    "HoldManager",
+    "HoldTakenError",
+    "Params",
+    "QueryResult",
+    "Runtime",
+    "Transport",
+]
+
+Params = Sequence[Any] | Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """What one call returned.
+
+    ``committed`` is ``None`` when the call did not end a transaction by committing (it ran
+    inside an open transaction, rolled back, or failed); otherwise it is the set of tables
+    (lower-case names) whose rows the committed transaction changed, possibly empty.
+    """
+
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    rowcount: int
+    lastrowid: int | None
+    committed: frozenset[str] | None
+
+
+class Connection(ABC):
+    """One open SQLite connection, driven asynchronously."""
+
+    @abstractmethod
+    async def execute(self, sql: str, params: Params = ()) -> QueryResult:
+        """Run one statement; raise a :class:`~tabsqlite.DatabaseError` on failure."""
+
+    @abstractmethod
+    async def execute_many(self, sql: str, seq_of_params: Sequence[Params]) -> QueryResult:
+        """Run one statement once for each parameter set, in one call."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close the connection; an open transaction is rolled back."""
+
+
+class Transport(ABC):
+    """Carries change messages between the connections of one database."""
+
+    @abstractmethod
+    async def send(self, message: str) -> None:
+        """Deliver ``message`` to every other receiver on the channel (best effort)."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Stop receiving and free the channel."""
+
+
+class HoldTakenError(RuntimeError):
+    """:meth:`HoldManager.acquire` found the hold taken by someone else."""
+
+
+class Hold(ABC):
+    """A named hold owned by this connection."""
+
+    name: str
+
+    @abstractmethod
+    async def release(self) -> None:
+        """Let go of the hold (idempotent)."""
+
+
+class HoldManager(ABC):
+    """Named holds that vanish with their owner (closed tab, dead process)."""
+
+    @abstractmethod
+    async def acquire(self, name: str) -> Hold:
+        """Take the hold ``name`` now; raise :class:`HoldTakenError` if anyone has it."""
+
+    @abstractmethod
+    async def is_held(self, name: str) -> bool:
+        """True if anyone (this connection included) has the hold ``name``."""
+
+    async def forget(self, name: str) -> None:  # noqa: B027 - optional hook
+        """Free whatever the runtime keeps for an unheld hold ``name`` (e.g. a lock file)."""
+
+
+class Runtime(ABC):
+    """A runtime: how to open connections, carry signals and keep holds."""
+
+    #: Short name ("cpython", "pyodide").
+    name: str = "abstract"
+    #: Journal mode for file databases.
+    journal_mode: str = "wal"
+
+    @abstractmethod
+    def default_directory(self) -> str:
+        """The absolute directory where plain database names are placed."""
+
+    @abstractmethod
+    async def prepare_path(self, path: str) -> str:
+        """Create the parent directories of absolute ``path``; return its canonical form."""
+
+    @abstractmethod
+    async def connect(self, path: str) -> Connection:
+        """Open one connection (a single attempt, no waiting on locks).
+
+        ``path`` is canonical, or ``":memory:"``.
+        """
+
+    @abstractmethod
+    async def delete_database_files(self, path: str) -> None:
+        """Remove the database file, its ``-journal``/``-wal``/``-shm`` and runtime files."""
+
+    @abstractmethod
+    async def open_transport(self, channel: str, deliver: Callable[[str], None]) -> Transport:
+        """Join the message channel ``channel``; ``deliver`` is called for each message."""
+
+    @abstractmethod
+    def hold_manager(self, path: str) -> HoldManager:
+        """The hold manager for holds scoped to the database at canonical ``path``."""

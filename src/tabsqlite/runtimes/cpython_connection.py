@@ -1,0 +1,171 @@
+"""A stdlib ``sqlite3`` connection driven from asyncio through its own thread.
+
+Changed tables are found with SQLite's authorizer: it names every table a statement (and the
+triggers it fires) may write when the statement is prepared. ``total_changes`` tells whether
+rows really changed, and ``in_transaction`` where a transaction ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from ..errors import DatabaseClosedError, DatabaseError, ProgrammingError, sqlite_error
+from ..runtime import Connection, Params, QueryResult
+
+__all__ = ["CPythonConnection", "translate_error"]
+
+T = TypeVar("T")
+
+_DML = {sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE}
+_DDL_ARG1 = {
+    sqlite3.SQLITE_CREATE_TABLE,
+    sqlite3.SQLITE_CREATE_TEMP_TABLE,
+    sqlite3.SQLITE_DROP_TABLE,
+    sqlite3.SQLITE_DROP_TEMP_TABLE,
+}
+_STATEMENT_INFO_CACHE = 1024  # must exceed sqlite3's own statement cache (128 by default)
+
+
+@dataclass(slots=True)
+class _StatementInfo:
+    writes: set[str] = field(default_factory=set)
+    ddl: set[str] = field(default_factory=set)
+    rollback: bool = False
+    fired: bool = False
+
+
+def translate_error(error: BaseException) -> DatabaseError:
+    """Map an error raised by ``sqlite3`` (or by binding values) to a tabsqlite error."""
+    if isinstance(error, DatabaseError):
+        return error
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(error, sqlite3.Error) and isinstance(code, int):
+        return sqlite_error(str(error), code, getattr(error, "sqlite_errorname", None))
+    if isinstance(error, sqlite3.ProgrammingError) and "closed" in str(error):
+        return DatabaseClosedError(str(error))
+    return ProgrammingError(f"{type(error).__name__}: {error}")
+
+
+class CPythonConnection(Connection):
+    """One ``sqlite3`` connection; every call runs in the connection's own thread."""
+
+    def __init__(self, executor: ThreadPoolExecutor, conn: sqlite3.Connection) -> None:
+        self._executor = executor
+        self._conn = conn
+        self._collect: _StatementInfo | None = None
+        self._info: OrderedDict[str, _StatementInfo] = OrderedDict()
+        self._pending: set[str] = set()
+        self._closed = False
+        conn.set_authorizer(self._authorize)
+
+    @classmethod
+    async def open(cls, path: str) -> CPythonConnection:
+        """Open ``path`` (no busy waiting: the core retries and sets the busy timeout)."""
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tabsqlite")
+
+        def connect() -> sqlite3.Connection:
+            return sqlite3.connect(
+                path, timeout=0, isolation_level=None, check_same_thread=False
+            )
+
+        try:
+            conn = await asyncio.get_running_loop().run_in_executor(executor, connect)
+        except BaseException as error:
+            executor.shutdown(wait=False)
+            if isinstance(error, Exception):
+                raise translate_error(error) from error
+            raise
+        return cls(executor, conn)
+
+    # -- authorizer (runs in the connection thread, while a statement is prepared) --------
+    def _authorize(
+        self, action: int, arg1: str | None, arg2: str | None, _db: str | None, _src: str | None
+    ) -> int:
+        info = self._collect
+        if info is not None:
+            info.fired = True
+            if action in _DML and arg1 and not arg1.lower().startswith("sqlite_"):
+                info.writes.add(arg1.lower())
+            elif action in _DDL_ARG1 and arg1:
+                info.ddl.add(arg1.lower())
+            elif action == sqlite3.SQLITE_ALTER_TABLE and arg2:
+                info.ddl.add(arg2.lower())
+            elif action == sqlite3.SQLITE_TRANSACTION and (arg1 or "").upper() == "ROLLBACK":
+                info.rollback = True
+        return sqlite3.SQLITE_OK
+
+    # -- running calls ----------------------------------------------------------------------
+    async def _call(self, fn: Callable[[], T]) -> T:
+        if self._closed:
+            raise DatabaseClosedError("connection is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    def _run(self, sql: str, run: Callable[[], sqlite3.Cursor]) -> QueryResult:
+        conn = self._conn
+        collected = self._collect = _StatementInfo()
+        was_in_tx = conn.in_transaction
+        before = conn.total_changes
+        try:
+            cursor = run()
+            rows = cursor.fetchall()
+        except Exception as error:
+            if was_in_tx and not conn.in_transaction:
+                self._pending.clear()  # the error rolled the transaction back
+            raise translate_error(error) from error
+        finally:
+            self._collect = None
+        if collected.fired:
+            info = collected
+            self._info[sql] = collected
+            self._info.move_to_end(sql)
+            if len(self._info) > _STATEMENT_INFO_CACHE:
+                self._info.popitem(last=False)
+        else:
+            info = self._info.get(sql, collected)
+            if sql in self._info:
+                self._info.move_to_end(sql)
+        tables = set(info.ddl)
+        if conn.total_changes != before:
+            tables |= info.writes
+        in_tx = conn.in_transaction
+        committed: frozenset[str] | None = None
+        if was_in_tx and not in_tx:
+            if not info.rollback:
+                committed = frozenset(self._pending | tables)
+            self._pending.clear()
+        elif in_tx:
+            self._pending |= tables
+        else:
+            committed = frozenset(tables)
+        columns = tuple(d[0] for d in cursor.description) if cursor.description else ()
+        lastrowid = cursor.lastrowid
+        return QueryResult(columns, rows, cursor.rowcount, lastrowid, committed)
+
+    async def execute(self, sql: str, params: Params = ()) -> QueryResult:
+        return await self._call(lambda: self._run(sql, lambda: self._conn.execute(sql, params)))
+
+    async def execute_many(self, sql: str, seq_of_params: Sequence[Params]) -> QueryResult:
+        return await self._call(
+            lambda: self._run(sql, lambda: self._conn.executemany(sql, seq_of_params))
+        )
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._executor, self._conn.close)
+        finally:
+            self._executor.shutdown(wait=False)
+
+    def interrupt(self) -> None:
+        """Abort the statement running now (thread-safe)."""
+        if not self._closed:
+            self._conn.interrupt()

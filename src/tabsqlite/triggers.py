@@ -1,0 +1,498 @@
+"""Managed diff triggers: record INSERT/UPDATE/DELETE of a table into a diff table.
+
+Persisted triggers (the default for file databases) are real triggers and tables, so writes
+from every connection are captured. Each is guarded by a *hold* taken before it is created;
+on open (and every ``cleanup_interval`` seconds) triggers whose hold nobody has are orphans
+of dead connections and are dropped with their tables. A registry table
+``_tabsqlite_diff_triggers`` lists them; trigger names carry the ``_tabsqlite_`` prefix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from .errors import InvalidArgumentError, NoSuchTableError
+from .holds import hold_name
+from .identifiers import check_expression, quote_identifier, validate_identifier
+from .queries import Row
+from .runtime import Hold, HoldTakenError
+from .transactions import Transaction
+
+if TYPE_CHECKING:
+    from .database import Database
+
+__all__ = ["DiffContext", "DiffTrigger", "TableDiffTracker", "TriggerManager"]
+
+log = logging.getLogger("tabsqlite")
+
+REGISTRY = "_tabsqlite_diff_triggers"
+PREFIX = "_tabsqlite_"
+OPERATIONS = ("INSERT", "UPDATE", "DELETE")
+_JSON_CHUNK = 50  # columns per json_object() call (SQLite allows 127 arguments by default)
+_DIFF_COLUMNS = "operation_id, id, operation, timestamp, value, previous_value"
+
+When = Mapping[str, str | None]
+
+
+def _json_of(columns: Sequence[str], ref: str) -> str:
+    """SQL for a JSON object of the given columns of NEW or OLD (blobs as hex text)."""
+    if not columns:
+        return "json_object()"
+    parts = []
+    for start in range(0, len(columns), _JSON_CHUNK):
+        args = []
+        for col in columns[start:start + _JSON_CHUNK]:
+            q = f"{ref}.{quote_identifier(col)}"
+            literal = "'" + col.replace("'", "''") + "'"
+            args.append(f"{literal}, iif(typeof({q}) = 'blob', hex({q}), {q})")
+        parts.append(f"json_object({', '.join(args)})")
+    expr = parts[0]
+    for part in parts[1:]:
+        expr = f"json_patch({expr}, {part})"
+    return expr
+
+
+def _check_when(when: object) -> dict[str, str | None]:
+    if not isinstance(when, Mapping) or not when:
+        raise InvalidArgumentError(
+            "when must be a non-empty mapping of 'INSERT'/'UPDATE'/'DELETE' to a SQL "
+            "condition or None"
+        )
+    checked: dict[str, str | None] = {}
+    for op, condition in when.items():
+        if not isinstance(op, str) or op.upper() not in OPERATIONS:
+            raise InvalidArgumentError(f"unknown operation {op!r} in when")
+        checked[op.upper()] = (
+            None if condition is None else check_expression(condition, f"when[{op!r}]")
+        )
+    return checked
+
+
+class DiffContext:
+    """What a :func:`track_table_diff` callback gets: the pending diff, inside the write
+    transaction that will clear it."""
+
+    def __init__(self, tx: Transaction, destination: str, rows: list[Row]) -> None:
+        #: The transaction; write to your own tables through it.
+        self.tx = tx
+        self.destination = destination
+        self._rows = rows
+        self._last = int(rows[-1]["operation_id"]) if rows else 0
+
+    def diff_rows(self) -> list[Row]:
+        """The pending diff rows, oldest first; ``value``/``previous_value`` decoded."""
+        out = []
+        for row in self._rows:
+            decoded = dict(row)
+            for col in ("value", "previous_value"):
+                if decoded[col] is not None:
+                    decoded[col] = json.loads(decoded[col])
+            out.append(decoded)
+        return out
+
+    def diff_sql(self) -> str:
+        """A ``SELECT`` of exactly the pending diff rows."""
+        return (
+            f"SELECT {_DIFF_COLUMNS} FROM {quote_identifier(self.destination)} "
+            f"WHERE operation_id <= {self._last}"
+        )
+
+    async def with_diff(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+                        ) -> list[Row]:
+        """Run ``sql`` with the pending diff available as the CTE ``DIFF``."""
+        cte = f"DIFF AS ({self.diff_sql()})"
+        stripped = sql.lstrip()
+        if stripped[:4].upper() == "WITH" and stripped[4:5].isspace():
+            rest = stripped[4:].lstrip()
+            if rest[:9].upper() == "RECURSIVE" and rest[9:10].isspace():
+                full = f"WITH RECURSIVE {cte}, {rest[9:].lstrip()}"
+            else:
+                full = f"WITH {cte}, {rest}"
+        else:
+            full = f"WITH {cte} {sql}"
+        return await self.tx.get_all(full, params)
+
+
+class DiffTrigger:
+    """A managed diff trigger; :meth:`dispose` drops its triggers and table."""
+
+    def __init__(
+        self,
+        manager: TriggerManager,
+        trigger_id: str,
+        source: str,
+        destination: str,
+        trigger_names: list[str],
+        persisted: bool,
+        hold: Hold | None,
+    ) -> None:
+        self._manager = manager
+        self.id = trigger_id
+        self.source = source
+        self.destination = destination
+        self.trigger_names = trigger_names
+        self.persisted = persisted
+        self._hold = hold
+        self.disposed = False
+
+    async def dispose(self) -> None:
+        """Drop the triggers and the destination table, and release the hold."""
+        if self.disposed:
+            return
+        self.disposed = True
+        self._manager._handles.pop(self.id, None)
+        try:
+            async with self._manager._db.write_transaction() as tx:
+                await _drop(tx, self.trigger_names, self.destination, self.id, self.persisted)
+        finally:
+            await self.release_hold()
+
+    async def release_hold(self) -> None:
+        """Let go of the hold only (the trigger becomes an orphan for the next cleanup)."""
+        hold, self._hold = self._hold, None
+        if hold is not None:
+            await hold.release()
+            await self._manager._holds.forget(hold.name)
+
+    async def __aenter__(self) -> DiffTrigger:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.dispose()
+
+
+async def _drop(tx: Transaction, triggers: Iterable[str], destination: str, trigger_id: str,
+                persisted: bool) -> None:
+    schema = "main" if persisted else "temp"
+    for name in triggers:
+        await tx.execute(f"DROP TRIGGER IF EXISTS {schema}.{quote_identifier(name)}")
+    await tx.execute(f"DROP TABLE IF EXISTS {schema}.{quote_identifier(destination)}")
+    if persisted and await _registry_exists(tx):
+        await tx.execute(f"DELETE FROM {REGISTRY} WHERE id = ?", [trigger_id])
+
+
+async def _registry_exists(tx: Transaction | Database) -> bool:
+    row = await tx.get_optional(
+        "SELECT 1 AS ok FROM sqlite_schema WHERE type = 'table' AND name = ?", [REGISTRY]
+    )
+    return row is not None
+
+
+class TableDiffTracker:
+    """Calls ``on_change(ctx)`` with pending diffs after relevant commits; see
+    :meth:`TriggerManager.track_table_diff`. Stop it with :meth:`close`."""
+
+    def __init__(
+        self,
+        db: Database,
+        trigger: DiffTrigger,
+        on_change: Callable[[DiffContext], Awaitable[Any]],
+        throttle_ms: float,
+    ) -> None:
+        self._db = db
+        self.trigger = trigger
+        self._on_change = on_change
+        self._throttle_ms = throttle_ms
+        self._sub = db._hub.subscribe([trigger.destination])
+        self._task: asyncio.Task[None] | None = None
+        #: How many times ``on_change`` was called, and how many diff rows it was given.
+        self.calls = 0
+        self.rows_delivered = 0
+        self.errors = 0
+
+    def _start(self) -> None:
+        self._task = self._db._spawn(self._run())
+
+    async def _run(self) -> None:
+        last = 0.0
+        while True:
+            try:
+                await self.drain()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.errors += 1
+                log.exception("tabsqlite: track_table_diff callback failed; will retry")
+            last = time.monotonic()
+            event = await self._sub.wait()
+            delay = last + self._throttle_ms / 1000 - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            del event
+            self._sub.take()
+
+    async def drain(self) -> int:
+        """Hand the pending diff to ``on_change`` now; returns the number of rows."""
+        dest = quote_identifier(self.trigger.destination)
+        if await self._db.get_optional(f"SELECT 1 AS x FROM {dest} LIMIT 1") is None:
+            return 0
+        async with self._db.write_transaction() as tx:
+            rows = await tx.get_all(f"SELECT {_DIFF_COLUMNS} FROM {dest} ORDER BY operation_id")
+            if not rows:
+                return 0
+            ctx = DiffContext(tx, self.trigger.destination, rows)
+            await self._on_change(ctx)
+            await tx.execute(f"DELETE FROM {dest} WHERE operation_id <= ?", [ctx._last])
+        self.calls += 1
+        self.rows_delivered += len(rows)
+        return len(rows)
+
+    async def close(self) -> None:
+        """Stop tracking; drop the trigger and its table."""
+        self._sub.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.trigger.dispose()
+
+    async def __aenter__(self) -> TableDiffTracker:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class TriggerManager:
+    """``db.triggers``: create diff triggers, track table diffs, drop orphans."""
+
+    def __init__(self, db: Database, cleanup_interval: float = 60.0) -> None:
+        self._db = db
+        self._holds = db.runtime.hold_manager(db.path)
+        self._handles: dict[str, DiffTrigger] = {}
+        self._trackers: set[TableDiffTracker] = set()
+        self.cleanup_interval = cleanup_interval
+        self._cleanup_task: asyncio.Task[Any] | None = None
+
+    @property
+    def default_persisted(self) -> bool:
+        """Persisted for file databases (several connections), temporary for memory ones."""
+        return not self._db.is_memory
+
+    async def start(self) -> None:
+        """Drop orphans now and schedule periodic cleanup (called by ``open_database``)."""
+        await self.cleanup_orphans()
+        if self._cleanup_task is None and self.default_persisted and self.cleanup_interval > 0:
+            self._cleanup_task = self._db._spawn(self._cleanup_loop())
+
+    async def _cleanup_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.cleanup_interval)
+            try:
+                await self.cleanup_orphans()
+            except Exception:
+                log.warning("tabsqlite: orphan cleanup failed", exc_info=True)
+
+    async def cleanup_orphans(self) -> list[str]:
+        """Drop persisted diff triggers (and tables) whose hold nobody has; return their ids."""
+        db = self._db
+        if db.is_memory or not await _registry_exists(db):
+            return []
+        rows = await db.get_all(f"SELECT id, hold, destination, triggers FROM {REGISTRY}")
+        dropped = []
+        for row in rows:
+            if row["id"] in self._handles:
+                continue
+            try:
+                probe = await self._holds.acquire(row["hold"])
+            except HoldTakenError:
+                continue
+            try:
+                async with db.write_transaction() as tx:
+                    still = await tx.get_optional(
+                        f"SELECT 1 AS ok FROM {REGISTRY} WHERE id = ?", [row["id"]]
+                    )
+                    if still is not None:
+                        await _drop(tx, json.loads(row["triggers"]), row["destination"],
+                                    row["id"], True)
+                        dropped.append(row["id"])
+            finally:
+                await probe.release()
+                await self._holds.forget(row["hold"])
+        return dropped
+
+    async def create_diff_trigger(
+        self,
+        *,
+        source: str,
+        destination: str,
+        when: When,
+        columns: Sequence[str] | None = None,
+        id_column: str = "id",
+        persisted: bool | None = None,
+        before_create: Callable[[Transaction], Awaitable[Any]] | None = None,
+    ) -> DiffTrigger:
+        """Record changes of table ``source`` into a new table ``destination``.
+
+        ``when`` maps the operations to track (``"INSERT"``, ``"UPDATE"``, ``"DELETE"``) to a
+        SQL condition on ``NEW``/``OLD`` (or ``None`` for every row). The destination gets
+        ``operation_id`` (increasing), ``id`` (the row's ``id_column``), ``operation``,
+        ``timestamp`` (ISO 8601 UTC, ms), ``value`` (JSON of ``columns`` of NEW, or OLD for
+        DELETE; all columns when ``None``, ``{}`` for ``[]``) and ``previous_value`` (JSON of
+        OLD, UPDATE only). ``before_create(tx)`` runs in the same transaction just before
+        the triggers exist (e.g. to snapshot the table). ``persisted=None`` picks the
+        runtime's default (see :attr:`default_persisted`).
+        """
+        db = self._db
+        db._check_open()
+        validate_identifier(source, "source")
+        validate_identifier(destination, "destination")
+        ops = _check_when(when)
+        validate_identifier(id_column, "id_column")
+        if columns is not None:
+            if isinstance(columns, str) or not isinstance(columns, Sequence):
+                raise InvalidArgumentError("columns must be a list of column names or None")
+            for col in columns:
+                validate_identifier(col, "column")
+        if persisted is None:
+            persisted = self.default_persisted
+        trigger_id = secrets.token_hex(6)
+        trigger_names = [f"{PREFIX}{trigger_id}_{op.lower()}" for op in ops]
+        hold: Hold | None = None
+        try:
+            async with db.write_transaction() as tx:
+                info = await tx.get_all(
+                    "SELECT name FROM pragma_table_info(?) ORDER BY cid", [source]
+                )
+                exists = await tx.get_optional(
+                    "SELECT name FROM sqlite_schema WHERE type = 'table' AND name = ? "
+                    "COLLATE NOCASE", [source]
+                )
+                if exists is None or not info:
+                    raise NoSuchTableError(source)
+                names = [str(r["name"]) for r in info]
+                lower = {n.lower(): n for n in names}
+                tracked = names if columns is None else [self._column(lower, c) for c in columns]
+                id_ref = "rowid" if id_column.lower() in ("rowid", "oid", "_rowid_") and \
+                    id_column.lower() not in lower else self._column(lower, id_column)
+                if persisted:
+                    await self._ensure_registry(tx)
+                    hold = await self._holds.acquire(hold_name(db.path, trigger_id))
+                temp = "" if persisted else "TEMP "
+                await tx.execute(
+                    f"CREATE {temp}TABLE {quote_identifier(destination)} ("
+                    "operation_id INTEGER PRIMARY KEY AUTOINCREMENT, id, "
+                    "operation TEXT NOT NULL, timestamp TEXT NOT NULL, value TEXT, "
+                    "previous_value TEXT)"
+                )
+                if before_create is not None:
+                    await before_create(tx)
+                for op, name in zip(ops, trigger_names, strict=True):
+                    await tx.execute(self._trigger_sql(
+                        name, op, ops[op], source, destination, tracked, id_ref, persisted
+                    ))
+                if persisted:
+                    assert hold is not None
+                    await tx.execute(
+                        f"INSERT INTO {REGISTRY} (id, hold, source, destination, triggers, "
+                        "created_at) VALUES (?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
+                        [trigger_id, hold.name, source, destination, json.dumps(trigger_names)],
+                    )
+        except BaseException:
+            if hold is not None:
+                await hold.release()
+                await self._holds.forget(hold.name)
+            raise
+        handle = DiffTrigger(self, trigger_id, source, destination, trigger_names, persisted,
+                             hold)
+        self._handles[trigger_id] = handle
+        return handle
+
+    async def track_table_diff(
+        self,
+        *,
+        source: str,
+        when: When,
+        on_change: Callable[[DiffContext], Awaitable[Any]],
+        columns: Sequence[str] | None = None,
+        id_column: str = "id",
+        persisted: bool | None = None,
+        throttle_ms: float = 30,
+    ) -> TableDiffTracker:
+        """Track ``source`` with a diff trigger of our own and call ``on_change(ctx)`` with
+        the pending diff after relevant commits (this connection's and others').
+
+        ``on_change`` runs inside a write transaction that also clears the rows it was
+        given, so each diff row is delivered once; if it raises, nothing is cleared and the
+        rows are offered again after the next change.
+        """
+        if not callable(on_change):
+            raise InvalidArgumentError("on_change must be an async callable")
+        trigger_id = secrets.token_hex(6)
+        trigger = await self.create_diff_trigger(
+            source=source, destination=f"{PREFIX}diff_{trigger_id}", when=when,
+            columns=columns, id_column=id_column, persisted=persisted,
+        )
+        tracker = TableDiffTracker(self._db, trigger, on_change, throttle_ms)
+        self._trackers.add(tracker)
+        tracker._start()
+        return tracker
+
+    async def close(self) -> None:
+        """Stop trackers and dispose of this connection's triggers (used by ``close``)."""
+        if self._cleanup_task is not None:
+            self._cleanup_task.cancel()
+        for tracker in list(self._trackers):
+            try:
+                await tracker.close()
+            except Exception:
+                log.warning("tabsqlite: could not drop a tracker's trigger", exc_info=True)
+        self._trackers.clear()
+        for handle in list(self._handles.values()):
+            try:
+                await handle.dispose()
+            except Exception:
+                log.warning("tabsqlite: could not drop diff trigger %s", handle.id,
+                            exc_info=True)
+
+    async def release_holds(self) -> None:
+        """Release every hold still owned (their triggers become orphans)."""
+        for handle in list(self._handles.values()):
+            await handle.release_hold()
+
+    @staticmethod
+    def _column(lower: dict[str, str], name: str) -> str:
+        try:
+            return lower[name.lower()]
+        except KeyError:
+            raise InvalidArgumentError(f"no column {name!r} in the source table") from None
+
+    @staticmethod
+    async def _ensure_registry(tx: Transaction) -> None:
+        await tx.execute(
+            f"CREATE TABLE IF NOT EXISTS {REGISTRY} (id TEXT PRIMARY KEY, hold TEXT NOT NULL, "
+            "source TEXT NOT NULL, destination TEXT NOT NULL, triggers TEXT NOT NULL, "
+            "created_at TEXT NOT NULL)"
+        )
+
+    @staticmethod
+    def _trigger_sql(name: str, op: str, condition: str | None, source: str, destination: str,
+                     columns: Sequence[str], id_ref: str, persisted: bool) -> str:
+        ref = "OLD" if op == "DELETE" else "NEW"
+        value = _json_of(columns, ref)
+        previous = _json_of(columns, "OLD") if op == "UPDATE" else "NULL"
+        row_id = "rowid" if id_ref == "rowid" else quote_identifier(id_ref)
+        when_sql = f" WHEN ({condition})" if condition is not None else ""
+        kind = "TRIGGER" if persisted else "TEMP TRIGGER"
+        target = quote_identifier(source) if persisted else f"main.{quote_identifier(source)}"
+        return (
+            f"CREATE {kind} {quote_identifier(name)} AFTER {op} ON {target}{when_sql} BEGIN "
+            f"INSERT INTO {quote_identifier(destination)} "
+            "(id, operation, timestamp, value, previous_value) VALUES ("
+            f"{ref}.{row_id}, '{op}', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), "
+            f"{value}, {previous}); END"
+        )
