@@ -7,7 +7,17 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["ChangeEvent", "ChangeHub", "Subscription", "normalize_tables"]
+__all__ = [
+    "ChangeEvent",
+    "ChangeHub",
+    "Subscription",
+    "SubscriptionClosed",
+    "normalize_tables",
+]
+
+
+class SubscriptionClosed(Exception):
+    """The subscription was closed while waiting (its database closed, or ``aclose``)."""
 
 
 def normalize_tables(tables: Iterable[str]) -> frozenset[str]:
@@ -72,15 +82,26 @@ class Subscription:
         self._ready.clear()
         return event
 
+    async def ready(self) -> None:
+        """Wait until a relevant change is pending (without taking it).
+
+        Raises :class:`SubscriptionClosed` once the subscription is closed.
+        """
+        while self._pending is None:
+            if self.closed:
+                raise SubscriptionClosed
+            await self._ready.wait()
+            if self._pending is None:
+                self._ready.clear()
+        if self.closed:
+            raise SubscriptionClosed
+
     async def wait(self) -> ChangeEvent:
         """Wait for the next relevant change and take it."""
-        while True:
-            if self.closed:
-                raise asyncio.CancelledError("subscription closed")
-            await self._ready.wait()
-            event = self.take()
-            if event is not None:
-                return event
+        await self.ready()
+        event = self.take()
+        assert event is not None
+        return event
 
     def close(self) -> None:
         """Stop receiving; a waiter is woken and cancelled."""

@@ -62,7 +62,7 @@ class Database(Queries):
         self._transport: Transport | None = None
         self._seq = 0
         self._closing = False
-        self._closed = False
+        self._closed_event = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._signal_check_interval = signal_check_interval
         self._data_version_seen = 0
@@ -115,8 +115,7 @@ class Database(Queries):
         if self._transaction_of_current_task() is not None:
             raise ProgrammingError("close() inside a transaction of the same database")
         if self._closing:
-            while not self._closed:
-                await asyncio.sleep(0.01)
+            await self._closed_event.wait()
             if delete_database:
                 await self.runtime.delete_database_files(self.path)
             return
@@ -136,7 +135,7 @@ class Database(Queries):
                 if self._transport is not None:
                     await self._transport.close()
                 await self.triggers.release_holds()
-                self._closed = True
+                self._closed_event.set()
         if delete_database:
             await self.runtime.delete_database_files(self.path)
 

@@ -12,7 +12,7 @@ import posixpath
 
 from .errors import InvalidPathError
 
-__all__ = ["MEMORY", "MAX_NAME_BYTES", "MAX_PATH_BYTES", "is_memory", "resolve_path"]
+__all__ = ["MAX_NAME_BYTES", "MAX_PATH_BYTES", "MEMORY", "is_memory", "resolve_path"]
 
 MEMORY = ":memory:"
 MAX_NAME_BYTES = 255

@@ -19,12 +19,14 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from .changes import SubscriptionClosed
 from .errors import InvalidArgumentError, NoSuchTableError
 from .holds import hold_name
 from .identifiers import check_expression, quote_identifier, validate_identifier
 from .queries import Row
 from .runtime import Hold, HoldTakenError
 from .transactions import Transaction
+from .watch import throttled_wait
 
 if TYPE_CHECKING:
     from .database import Database
@@ -215,22 +217,16 @@ class TableDiffTracker:
         self._task = self._db._spawn(self._run())
 
     async def _run(self) -> None:
-        last = 0.0
         while True:
             try:
                 await self.drain()
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 self.errors += 1
                 log.exception("tabsqlite: track_table_diff callback failed; will retry")
-            last = time.monotonic()
-            event = await self._sub.wait()
-            delay = last + self._throttle_ms / 1000 - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            del event
-            self._sub.take()
+            try:
+                await throttled_wait(self._sub, time.monotonic(), self._throttle_ms)
+            except SubscriptionClosed:
+                return
 
     async def drain(self) -> int:
         """Hand the pending diff to ``on_change`` now; returns the number of rows."""
@@ -395,6 +391,7 @@ class TriggerManager:
                     await tx.execute(self._trigger_sql(
                         name, op, ops[op], source, destination, tracked, id_ref, persisted
                     ))
+                await self._compile_check(tx, source, ops, names[0])
                 if persisted:
                     assert hold is not None
                     await tx.execute(
@@ -470,6 +467,21 @@ class TriggerManager:
             return lower[name.lower()]
         except KeyError:
             raise InvalidArgumentError(f"no column {name!r} in the source table") from None
+
+    @staticmethod
+    async def _compile_check(tx: Transaction, source: str, ops: Mapping[str, str | None],
+                             first_column: str) -> None:
+        """Compile (never run) a write of each tracked kind, which compiles the new triggers:
+        a WHEN filter naming a missing column fails here rather than on the user's writes."""
+        table = quote_identifier(source)
+        col = quote_identifier(first_column)
+        statements = {
+            "INSERT": f"EXPLAIN INSERT INTO {table} DEFAULT VALUES",
+            "UPDATE": f"EXPLAIN UPDATE {table} SET {col} = {col}",
+            "DELETE": f"EXPLAIN DELETE FROM {table}",
+        }
+        for op in ops:
+            await tx.execute(statements[op])
 
     @staticmethod
     async def _ensure_registry(tx: Transaction) -> None:

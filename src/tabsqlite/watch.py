@@ -1,4 +1,8 @@
-"""``db.on_change(...)`` and ``db.watch(...)``: async iterators over the change stream."""
+"""``db.on_change(...)`` and ``db.watch(...)``: async iterators over the change stream.
+
+Both are plain iterator objects (not generators), so cancelling one ``__anext__`` (for
+instance through ``asyncio.wait_for``) loses nothing: the pending change stays pending.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .changes import ChangeEvent, Subscription
+from .changes import ChangeEvent, Subscription, SubscriptionClosed
 from .queries import Row
 from .runtime import Params
 
@@ -19,20 +23,36 @@ if TYPE_CHECKING:
 __all__ = ["ChangeStream", "Watch", "WatchDiff"]
 
 
-async def _throttle(sub: Subscription, last_run: float, throttle_ms: float) -> ChangeEvent:
-    """Wait for a change; if the last run was under ``throttle_ms`` ago, wait out the rest
-    and merge what else came in. A change after a quiet period passes at once."""
-    event = await sub.wait()
+async def throttled_wait(sub: Subscription, last_run: float, throttle_ms: float) -> ChangeEvent:
+    """Wait for a relevant change and take it. If the last run was under ``throttle_ms`` ago,
+    first wait out the rest (merging what else comes); a change after a quiet period
+    passes at once. Cancelling loses nothing: the change is taken only at the end."""
+    await sub.ready()
     delay = last_run + throttle_ms / 1000 - time.monotonic()
     if delay > 0:
         await asyncio.sleep(delay)
-        more = sub.take()
-        if more is not None:
-            event = event.merge(more)
+    event = sub.take()
+    if event is None:  # pragma: no cover - only this task takes from the subscription
+        return await sub.wait()
     return event
 
 
-class ChangeStream:
+class _Closing:
+    _sub: Subscription | None
+
+    async def aclose(self) -> None:
+        """Stop listening; a pending ``__anext__`` ends with ``StopAsyncIteration``."""
+        if self._sub is not None:
+            self._sub.close()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class ChangeStream(_Closing):
     """Async iterator of :class:`ChangeEvent` (see :meth:`Database.on_change`)."""
 
     def __init__(self, db: Database, tables: frozenset[str] | None, throttle_ms: float) -> None:
@@ -44,27 +64,16 @@ class ChangeStream:
         return self
 
     async def __anext__(self) -> ChangeEvent:
+        assert self._sub is not None
         try:
-            event = await _throttle(self._sub, self._last, self._throttle_ms)
-        except asyncio.CancelledError:
-            if self._sub.closed:
-                raise StopAsyncIteration from None
-            raise
+            event = await throttled_wait(self._sub, self._last, self._throttle_ms)
+        except SubscriptionClosed:
+            raise StopAsyncIteration from None
         self._last = time.monotonic()
         return event
 
-    async def aclose(self) -> None:
-        """Stop listening."""
-        self._sub.close()
-
     async def __aenter__(self) -> ChangeStream:
         return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._sub.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +86,11 @@ class WatchDiff:
     rows: list[Row] = field(default_factory=list)
 
 
-class Watch:
+class Watch(_Closing):
     """Async iterator of a query's rows (see :meth:`Database.watch`).
 
-    Use ``async for rows in db.watch(...)``; leaving the loop, or ``async with``, stops it.
-    ``runs`` counts how many times the query ran.
+    ``async for rows in db.watch(...)``; ``aclose()`` or ``async with`` stops it, and so does
+    closing the database. ``runs`` counts how many times the query ran.
     """
 
     def __init__(
@@ -95,62 +104,50 @@ class Watch:
         self._db = db
         self.sql = sql
         self.params = params
+        #: The tables watched (inferred from the query on the first run unless given).
         self.tables = tables
+        self._tables_known = tables is not None
         self.throttle_ms = throttle_ms
         self.runs = 0
         self._sub: Subscription | None = None
-        self._gen: AsyncGenerator[list[Row], None] | None = None
+        self._must_run = True
+        self._last = 0.0
 
-    async def _results(self) -> AsyncGenerator[list[Row], None]:
-        db = self._db
-        if self.tables is None:
-            self.tables = await db.tables_read_by(self.sql, self.params)
-        # Subscribe before the first run, so no commit between the two is missed.
-        sub = self._sub = db._hub.subscribe(self.tables)
-        try:
-            while True:
-                rows = await db.get_all(self.sql, self.params)
-                self.runs += 1
-                last = time.monotonic()
-                yield rows
-                try:
-                    await _throttle(sub, last, self.throttle_ms)
-                except asyncio.CancelledError:
-                    if sub.closed:
-                        return
-                    raise
-        finally:
-            sub.close()
-
-    def __aiter__(self) -> AsyncIterator[list[Row]]:
-        if self._gen is None:
-            self._gen = self._results()
-        return self._gen
+    def __aiter__(self) -> Watch:
+        return self
 
     async def __anext__(self) -> list[Row]:
-        return await self.__aiter__().__anext__()
-
-    async def aclose(self) -> None:
-        """Stop watching."""
-        if self._sub is not None:
-            self._sub.close()
-        if self._gen is not None:
-            await self._gen.aclose()
+        db = self._db
+        if self._sub is None:
+            if not self._tables_known:
+                self.tables = await db.tables_read_by(self.sql, self.params)
+                self._tables_known = True
+            # Subscribe before the first run, so no commit between the two is missed.
+            self._sub = db._hub.subscribe(self.tables)
+        sub = self._sub
+        if sub.closed:
+            raise StopAsyncIteration
+        if not self._must_run:
+            try:
+                await throttled_wait(sub, self._last, self.throttle_ms)
+            except SubscriptionClosed:
+                raise StopAsyncIteration from None
+            self._must_run = True
+        rows = await db.get_all(self.sql, self.params)
+        self._must_run = False
+        self.runs += 1
+        self._last = time.monotonic()
+        return rows
 
     async def __aenter__(self) -> Watch:
         return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def differential(
         self, key: str | Callable[[Row], Hashable] = "id"
     ) -> AsyncIterator[WatchDiff]:
         """Yield :class:`WatchDiff` steps instead of whole results; rows are matched by
-        ``key`` (a column name or a function of the row)."""
+        ``key`` (a column name or a function of the row). Steps with no difference are
+        skipped (the first step is always yielded)."""
         return self._differential(key)
 
     async def _differential(
@@ -158,6 +155,7 @@ class Watch:
     ) -> AsyncGenerator[WatchDiff, None]:
         key_of: Callable[[Row], Any] = (lambda row: row[key]) if isinstance(key, str) else key
         previous: dict[Any, Row] = {}
+        first = True
         try:
             async for rows in self:
                 current = {key_of(row): row for row in rows}
@@ -167,7 +165,8 @@ class Watch:
                     row for k, row in current.items() if k in previous and previous[k] != row
                 ]
                 previous = current
-                if added or removed or updated or self.runs == 1:
+                if added or removed or updated or first:
+                    first = False
                     yield WatchDiff(added, removed, updated, rows)
         finally:
             await self.aclose()
