@@ -1,0 +1,136 @@
+"""Several real OS processes on one database file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import time
+from typing import Any
+
+import tabsqlite
+
+
+async def make_items(path: str) -> None:
+    async with tabsqlite.open_database(path) as db:
+        await db.execute("CREATE TABLE IF NOT EXISTS items(id INTEGER PRIMARY KEY, tag TEXT, n)")
+
+
+async def test_four_processes_times_1000_writes_nothing_lost(db_path: str, child: Any) -> None:
+    await make_items(db_path)
+    writers = [child("write", db_path, "1000", f"p{i}") for i in range(4)]
+    for w in writers:
+        await w.expect("ready", 60)
+    for w in writers:
+        await w.expect("done", 240)
+        assert await w.wait() == 0
+    async with tabsqlite.open_database(db_path) as db:
+        counts = await db.get_all("SELECT tag, count(*) AS c, count(DISTINCT n) AS d "
+                                  "FROM items GROUP BY tag ORDER BY tag")
+        assert counts == [{"tag": f"p{i}", "c": 1000, "d": 1000} for i in range(4)]
+        assert await db.get("PRAGMA integrity_check") == {"integrity_check": "ok"}
+
+
+async def test_watch_wakes_for_another_process_and_measures_latency(
+    db_path: str, child: Any
+) -> None:
+    await make_items(db_path)
+    async with tabsqlite.open_database(db_path) as db:
+        await db.execute("CREATE TABLE unrelated(x)")
+        writer = child("insert-on-command", db_path)
+        await writer.expect("ready")
+        watch = db.watch("SELECT count(*) AS n FROM items", throttle_ms=0)
+        rows = aiter(watch)
+        assert await rows.__anext__() == [{"n": 0}]
+        latencies = []
+        for i in range(1, 41):
+            writer.send(f"row{i}")
+            committed = float((await writer.expect("committed")).split()[1])
+            result = await asyncio.wait_for(rows.__anext__(), 5)
+            latencies.append(time.time() - committed)
+            assert result == [{"n": i}]
+        p50 = statistics.median(latencies) * 1000
+        p95 = statistics.quantiles(latencies, n=20)[18] * 1000
+        print(f"\ncross-process watch latency: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+        assert watch.runs == 41
+        writer.send("quit")
+        assert await writer.wait() == 0
+
+
+async def test_unrelated_write_in_other_process_wakes_no_watch(
+    db_path: str, child: Any
+) -> None:
+    await make_items(db_path)
+    async with tabsqlite.open_database(db_path) as db:
+        await db.execute("CREATE TABLE unrelated(id INTEGER PRIMARY KEY, tag TEXT, n)")
+        watch = db.watch("SELECT * FROM unrelated", throttle_ms=0)
+        rows = aiter(watch)
+        await rows.__anext__()
+        changes = aiter(db.on_change())
+        writer = child("write", db_path, "20", "x")
+        await writer.expect("ready", 60)
+        await writer.expect("done", 60)
+        event = await asyncio.wait_for(changes.__anext__(), 5)
+        assert event.remote and event.tables == {"items"}
+        await asyncio.sleep(0.3)
+        assert watch.runs == 1
+
+
+async def test_killed_process_orphans_are_dropped_at_next_open(
+    db_path: str, child: Any
+) -> None:
+    await make_items(db_path)
+    async with tabsqlite.open_database(db_path) as keeper:
+        live = await keeper.triggers.create_diff_trigger(
+            source="items", destination="live_diff", when={"INSERT": None})
+        victim = child("trigger", db_path, "victim_diff")
+        await victim.expect("ready")
+        async with tabsqlite.open_database(db_path) as probe:
+            names = {r["name"] for r in await probe.get_all("SELECT name FROM sqlite_schema")}
+            assert "victim_diff" in names  # alive: not touched by this open
+        victim.proc.kill()  # SIGKILL
+        await victim.wait()
+        async with tabsqlite.open_database(db_path) as fresh:
+            names = {r["name"] for r in await fresh.get_all("SELECT name FROM sqlite_schema")}
+            assert "victim_diff" not in names
+            assert "live_diff" in names
+            triggers = await fresh.get_all(
+                "SELECT name FROM sqlite_schema WHERE type = 'trigger'")
+            assert [t["name"] for t in triggers] == [live.trigger_names[0]]
+            await fresh.execute("INSERT INTO items(tag) VALUES ('after')")
+        assert await keeper.get("SELECT count(*) AS n FROM live_diff") == {"n": 1}
+
+
+async def test_killed_mid_transaction_loses_only_the_partial_transaction(
+    db_path: str, child: Any
+) -> None:
+    await make_items(db_path)
+    async with tabsqlite.open_database(db_path) as db:
+        await db.execute("INSERT INTO items(tag) VALUES ('committed')")
+        victim = child("tx-then-hang", db_path)
+        await victim.expect("ready")
+        victim.proc.kill()
+        await victim.wait()
+        start = time.monotonic()
+        await db.execute("INSERT INTO items(tag) VALUES ('after')")
+        assert time.monotonic() - start < 1.0
+        tags = [r["tag"] for r in await db.get_all("SELECT tag FROM items ORDER BY id")]
+        assert tags == ["committed", "after"]
+        assert await db.get("PRAGMA integrity_check") == {"integrity_check": "ok"}
+
+
+async def test_idle_watching_process_uses_no_cpu(db_path: str) -> None:
+    await make_items(db_path)
+    async with tabsqlite.open_database(db_path) as db:
+        watch = db.watch("SELECT * FROM items")
+        rows = aiter(watch)
+        await rows.__anext__()
+        waiter = asyncio.ensure_future(rows.__anext__())
+        before = os.times()
+        wall = time.monotonic()
+        await asyncio.sleep(3)
+        used = (os.times().user - before.user) + (os.times().system - before.system)
+        share = used / (time.monotonic() - wall)
+        print(f"\nidle CPU of a watching process: {share * 100:.2f}%")
+        assert share < 0.01
+        waiter.cancel()
