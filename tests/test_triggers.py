@@ -249,7 +249,9 @@ async def test_bad_identifiers_are_rejected(db: tabsqlite.Database, bad: Any) ->
     await db.execute("INSERT INTO todos(id) VALUES ('still usable')")
 
 
-@pytest.mark.parametrize("name", ['we"ird', 'x"; DROP TABLE todos; --', "with space", "select", "Ünïcödé", "a.b", "[x]"])
+@pytest.mark.parametrize(
+    "name", ['we"ird', 'x"; DROP TABLE todos; --', "with space", "select", "Ünïcödé", "a.b", "[x]"]
+)
 async def test_odd_but_valid_identifiers_are_quoted(db: tabsqlite.Database, name: str) -> None:
     await db.execute(f'CREATE TABLE "{name.replace(chr(34), chr(34) * 2)}" '
                      f'(id INTEGER PRIMARY KEY, "{name.replace(chr(34), chr(34) * 2)}" TEXT)')

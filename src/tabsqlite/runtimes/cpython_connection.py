@@ -12,9 +12,9 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import TypeVar
 
+from ..commit_tracking import CommitTracker, StatementInfo
 from ..errors import DatabaseClosedError, DatabaseError, ProgrammingError, sqlite_error
 from ..runtime import Connection, Params, QueryResult
 
@@ -22,22 +22,7 @@ __all__ = ["CPythonConnection", "translate_error"]
 
 T = TypeVar("T")
 
-_DML = {sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE}
-_DDL_ARG1 = {
-    sqlite3.SQLITE_CREATE_TABLE,
-    sqlite3.SQLITE_CREATE_TEMP_TABLE,
-    sqlite3.SQLITE_DROP_TABLE,
-    sqlite3.SQLITE_DROP_TEMP_TABLE,
-}
 _STATEMENT_INFO_CACHE = 1024  # must exceed sqlite3's own statement cache (128 by default)
-
-
-@dataclass(slots=True)
-class _StatementInfo:
-    writes: set[str] = field(default_factory=set)
-    ddl: set[str] = field(default_factory=set)
-    rollback: bool = False
-    fired: bool = False
 
 
 def translate_error(error: BaseException) -> DatabaseError:
@@ -58,9 +43,9 @@ class CPythonConnection(Connection):
     def __init__(self, executor: ThreadPoolExecutor, conn: sqlite3.Connection) -> None:
         self._executor = executor
         self._conn = conn
-        self._collect: _StatementInfo | None = None
-        self._info: OrderedDict[str, _StatementInfo] = OrderedDict()
-        self._pending: set[str] = set()
+        self._collect: StatementInfo | None = None
+        self._info: OrderedDict[str, StatementInfo] = OrderedDict()
+        self._tracker = CommitTracker()
         self._closed = False
         conn.set_authorizer(self._authorize)
 
@@ -87,17 +72,8 @@ class CPythonConnection(Connection):
     def _authorize(
         self, action: int, arg1: str | None, arg2: str | None, _db: str | None, _src: str | None
     ) -> int:
-        info = self._collect
-        if info is not None:
-            info.fired = True
-            if action in _DML and arg1 and not arg1.lower().startswith("sqlite_"):
-                info.writes.add(arg1.lower())
-            elif action in _DDL_ARG1 and arg1:
-                info.ddl.add(arg1.lower())
-            elif action == sqlite3.SQLITE_ALTER_TABLE and arg2:
-                info.ddl.add(arg2.lower())
-            elif action == sqlite3.SQLITE_TRANSACTION and (arg1 or "").upper() == "ROLLBACK":
-                info.rollback = True
+        if self._collect is not None:
+            self._collect.authorize(action, arg1, arg2)
         return sqlite3.SQLITE_OK
 
     # -- running calls ----------------------------------------------------------------------
@@ -108,15 +84,16 @@ class CPythonConnection(Connection):
 
     def _run(self, sql: str, run: Callable[[], sqlite3.Cursor]) -> QueryResult:
         conn = self._conn
-        collected = self._collect = _StatementInfo()
+        collected = self._collect = StatementInfo()
         was_in_tx = conn.in_transaction
         before = conn.total_changes
         try:
             cursor = run()
             rows = cursor.fetchall()
         except Exception as error:
-            if was_in_tx and not conn.in_transaction:
-                self._pending.clear()  # the error rolled the transaction back
+            self._tracker.statement_failed(
+                was_in_transaction=was_in_tx, in_transaction=conn.in_transaction
+            )
             raise translate_error(error) from error
         finally:
             self._collect = None
@@ -130,19 +107,12 @@ class CPythonConnection(Connection):
             info = self._info.get(sql, collected)
             if sql in self._info:
                 self._info.move_to_end(sql)
-        tables = set(info.ddl)
-        if conn.total_changes != before:
-            tables |= info.writes
-        in_tx = conn.in_transaction
-        committed: frozenset[str] | None = None
-        if was_in_tx and not in_tx:
-            if not info.rollback:
-                committed = frozenset(self._pending | tables)
-            self._pending.clear()
-        elif in_tx:
-            self._pending |= tables
-        else:
-            committed = frozenset(tables)
+        committed = self._tracker.statement_done(
+            info,
+            rows_changed=conn.total_changes != before,
+            was_in_transaction=was_in_tx,
+            in_transaction=conn.in_transaction,
+        )
         columns = tuple(d[0] for d in cursor.description) if cursor.description else ()
         lastrowid = cursor.lastrowid
         return QueryResult(columns, rows, cursor.rowcount, lastrowid, committed)
