@@ -1,0 +1,74 @@
+// Cross-tab coordination that works in any context (page or worker): Web Locks and
+// BroadcastChannel. Python holds the returned objects and calls back into them.
+
+// Request the exclusive lock `name`. Returns {promise, cancel}: `promise` resolves to a
+// release function once granted, or to undefined (None in Python) if `timeoutMs` passed first (or if `ifAvailable`
+// and someone holds it). `cancel()` withdraws a pending request, or releases a granted lock.
+export function requestLock(name, timeoutMs, ifAvailable = false) {
+  let release = null;
+  let cancelled = false;
+  const controller = new AbortController();
+  let timer = null;
+  const promise = new Promise((resolve, reject) => {
+    const options = { mode: "exclusive" };
+    if (ifAvailable) options.ifAvailable = true;
+    else options.signal = controller.signal;
+    if (!ifAvailable && timeoutMs >= 0) {
+      timer = setTimeout(() => controller.abort(new DOMException("timeout", "TimeoutError")), timeoutMs);
+    }
+    navigator.locks.request(name, options, (lock) => {
+      if (timer !== null) clearTimeout(timer);
+      if (!lock) {
+        resolve(undefined);
+        return undefined;
+      }
+      if (cancelled) return undefined; // granted after cancel: give it back at once
+      return new Promise((done) => {
+        let released = false;
+        release = () => {
+          if (!released) {
+            released = true;
+            done();
+          }
+        };
+        resolve(release);
+      });
+    }).catch((e) => {
+      if (timer !== null) clearTimeout(timer);
+      if (e && (e.name === "AbortError" || e.name === "TimeoutError")) resolve(undefined);
+      else reject(e);
+    });
+  });
+  return {
+    promise,
+    cancel() {
+      cancelled = true;
+      if (release) release();
+      else controller.abort(new DOMException("cancelled", "AbortError"));
+    },
+  };
+}
+
+// Names of the locks held by anyone on this origin.
+export async function heldLocks() {
+  const state = await navigator.locks.query();
+  return (state.held || []).map((l) => l.name);
+}
+
+// Join a BroadcastChannel; `onMessage(data)` is called for each message from others.
+export function openChannel(name, onMessage) {
+  const channel = new BroadcastChannel(name);
+  channel.onmessage = (event) => onMessage(event.data);
+  channel.onmessageerror = () => onMessage("\u0000unreadable");
+  return {
+    post(message) {
+      channel.postMessage(message);
+    },
+    close() {
+      channel.onmessage = null;
+      channel.close();
+    },
+  };
+}
+
+export const coordination = { requestLock, heldLocks, openChannel };

@@ -1,0 +1,250 @@
+"""Several real tabs on one OPFS database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+DB = "/shared/app.db"
+SETUP = f"""
+import asyncio, json, tabsqlite
+db = await tabsqlite.open_database({DB!r})
+await db.execute("CREATE TABLE IF NOT EXISTS items(id INTEGER PRIMARY KEY, tag TEXT, n INTEGER)")
+await db.execute("CREATE TABLE IF NOT EXISTS other(id INTEGER PRIMARY KEY, v TEXT)")
+"""
+
+
+async def test_four_tabs_open_at_once_and_share_rows(open_tabs: Any) -> None:
+    tabs = await open_tabs(4)
+    # All four open (and create the schema) at the same moment.
+    await asyncio.gather(*(t.run(SETUP) for t in tabs))
+    await tabs[0].run("await db.execute(\"INSERT INTO items(tag, n) VALUES ('from A', 1)\")")
+    rows = await tabs[1].run("json.dumps(await db.get_all('SELECT tag, n FROM items'))")
+    assert json.loads(rows) == [{"tag": "from A", "n": 1}]
+    types = await tabs[2].run("""
+        await db.execute("INSERT INTO other(v) VALUES (?)", [b"\\x00\\xff"])
+        row = await db.get("SELECT v, 1.5 AS f, 2.0 AS g, 9007199254740993 AS big, NULL AS z "
+                           "FROM other")
+        json.dumps([type(row['v']).__name__, row['v'].hex(), row['f'],
+                    type(row['g']).__name__, row['big'], row['z']])
+    """)
+    assert json.loads(types) == ["bytes", "00ff", 1.5, "float", 9007199254740993, None]
+
+
+async def test_persisted_trigger_sees_other_tab_temp_does_not(open_tabs: Any) -> None:
+    a, b = await open_tabs(2)
+    await a.run(SETUP)
+    await b.run(SETUP)
+    await a.run("""
+        ALL = {"INSERT": None, "UPDATE": None, "DELETE": None}
+        p = await db.triggers.create_diff_trigger(source="items", destination="p", when=ALL)
+        t = await db.triggers.create_diff_trigger(source="items", destination="t", when=ALL,
+                                                  persisted=False)
+    """)
+    await b.run("""
+        await db.execute("INSERT INTO items(id, tag, n) VALUES (7, 'b', 1)")
+        await db.execute("UPDATE items SET n = 2 WHERE id = 7")
+        await db.execute("DELETE FROM items WHERE id = 7")
+    """)
+    rows = json.loads(await a.run(
+        "json.dumps(await db.get_all('SELECT id, operation, value, previous_value FROM p "
+        "ORDER BY operation_id'))"))
+    assert [(r["id"], r["operation"]) for r in rows] == [(7, "INSERT"), (7, "UPDATE"),
+                                                         (7, "DELETE")]
+    assert json.loads(rows[0]["value"]) == {"id": 7, "tag": "b", "n": 1}
+    assert json.loads(rows[1]["value"])["n"] == 2
+    assert json.loads(rows[1]["previous_value"])["n"] == 1
+    assert json.loads(rows[2]["value"])["n"] == 2
+    assert await a.run("(await db.get('SELECT count(*) AS c FROM t'))['c']") == 0
+
+
+async def test_watch_wakes_for_other_tab_and_not_for_unrelated(open_tabs: Any) -> None:
+    a, b = await open_tabs(2)
+    await a.run(SETUP)
+    await b.run(SETUP)
+    await b.run("""
+        w = db.watch("SELECT count(*) AS n FROM items")
+        results = [await anext(w)]
+        async def follow():
+            async for rows in w:
+                results.append(rows)
+        follower = asyncio.ensure_future(follow())
+    """)
+    await a.run("await db.execute(\"INSERT INTO items(tag, n) VALUES ('x', 1)\")")
+    await b.run("""
+        for _ in range(100):
+            if len(results) >= 2:
+                break
+            await asyncio.sleep(0.05)
+        assert results[-1] == [{"n": 1}], results
+    """)
+    await a.run("await db.execute(\"INSERT INTO other(v) VALUES ('unrelated')\")")
+    await asyncio.sleep(0.5)
+    runs = await b.run("w.runs")
+    assert runs == 2
+
+
+async def test_track_table_diff_gets_other_tabs_diffs_once(open_tabs: Any) -> None:
+    a, b = await open_tabs(2)
+    await a.run(SETUP)
+    await b.run(SETUP)
+    await a.run("""
+        seen = []
+        async def on_change(ctx):
+            seen.extend((r["operation"], r["id"]) for r in ctx.diff_rows())
+        tracker = await db.triggers.track_table_diff(
+            source="items", when={"INSERT": None, "UPDATE": None, "DELETE": None},
+            on_change=on_change)
+    """)
+    await b.run("""
+        for i in range(30):
+            await db.execute("INSERT INTO items(id, tag, n) VALUES (?, 'b', 0)", [100 + i])
+        await db.execute("UPDATE items SET n = 1 WHERE id >= 100")
+        await db.execute("DELETE FROM items WHERE id >= 115")
+    """)
+    seen = await a.run("""
+        for _ in range(200):
+            if len(seen) >= 75:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        json.dumps(seen)
+    """)
+    seen = json.loads(seen)
+    assert len(seen) == 75 and len({tuple(s) for s in seen}) == 75
+    assert sum(1 for op, _ in seen if op == "DELETE") == 15
+
+
+async def test_four_tabs_interleaved_writes_all_present(open_tabs: Any) -> None:
+    tabs = await open_tabs(4)
+    await asyncio.gather(*(t.run(SETUP) for t in tabs))
+    await asyncio.gather(*(t.run(f"""
+        for i in range(250):
+            await db.execute("INSERT INTO items(tag, n) VALUES (?, ?)", ["w{k}", i])
+            if i % 10 == 0:
+                await asyncio.sleep(0)
+    """, timeout=240) for k, t in enumerate(tabs)))
+    (fresh,) = await open_tabs(1)
+    await fresh.run(SETUP)
+    counts = json.loads(await fresh.run(
+        "json.dumps(await db.get_all('SELECT tag, count(*) AS c, count(DISTINCT n) AS d "
+        "FROM items GROUP BY tag ORDER BY tag'))"))
+    assert counts == [{"tag": f"w{k}", "c": 250, "d": 250} for k in range(4)]
+    assert await fresh.run("(await db.get('PRAGMA integrity_check'))['integrity_check']") == "ok"
+    # Interleaved: the writes of the tabs alternate, not one tab's block after another's.
+    switches = await fresh.run("""
+        tags = [r["tag"] for r in await db.get_all("SELECT tag FROM items ORDER BY id")]
+        sum(1 for x, y in zip(tags, tags[1:]) if x != y)
+    """)
+    assert switches > 20
+
+
+async def test_closed_tab_orphans_dropped_live_kept(open_tabs: Any) -> None:
+    keeper, victim = await open_tabs(2)
+    await keeper.run(SETUP)
+    await victim.run(SETUP)
+    await keeper.run("""await db.triggers.create_diff_trigger(
+        source="items", destination="kept", when={"INSERT": None})""")
+    await victim.run("""await db.triggers.create_diff_trigger(
+        source="items", destination="gone", when={"INSERT": None})""")
+    await victim.page.close()  # the tab goes away without closing anything
+    (fresh,) = await open_tabs(1)
+    await fresh.run(SETUP)
+    names = json.loads(await fresh.run(
+        "json.dumps(sorted(r['name'] for r in await db.get_all("
+        "\"SELECT name FROM sqlite_schema WHERE name IN ('kept', 'gone') OR type = 'trigger'\")))"))
+    assert "kept" in names and "gone" not in names
+    assert len([n for n in names if n.startswith("_tabsqlite_")]) == 1
+    await fresh.run("await db.execute(\"INSERT INTO items(tag, n) VALUES ('after', 0)\")")
+    assert await keeper.run("(await db.get('SELECT count(*) AS c FROM kept'))['c']") == 1
+
+
+async def test_tab_closed_mid_transaction_leaves_no_partial_write(open_tabs: Any) -> None:
+    survivor, victim = await open_tabs(2)
+    await survivor.run(SETUP)
+    await victim.run(SETUP)
+    await victim.run("await db.execute(\"INSERT INTO items(tag, n) VALUES ('committed', 0)\")")
+    await victim.run("""
+        async def hang():
+            async with db.write_transaction() as tx:
+                await tx.execute("INSERT INTO items(tag, n) VALUES ('partial', 1)")
+                await asyncio.sleep(3600)
+        hanging = asyncio.ensure_future(hang())
+        await asyncio.sleep(0.2)
+    """)
+    await victim.page.close()
+    took = await survivor.run("""
+        import time
+        t0 = time.monotonic()
+        await db.execute("INSERT INTO items(tag, n) VALUES ('after', 2)")
+        time.monotonic() - t0
+    """, timeout=20)
+    assert took < 2.0
+    tags = json.loads(await survivor.run(
+        "json.dumps([r['tag'] for r in await db.get_all('SELECT tag FROM items ORDER BY id')])"))
+    assert tags == ["committed", "after"]
+    assert await survivor.run(
+        "(await db.get('PRAGMA integrity_check'))['integrity_check']") == "ok"
+
+
+async def test_delete_database_removes_opfs_files(open_tabs: Any) -> None:
+    (tab,) = await open_tabs(1)
+    listing = await tab.run("""
+        import js, json, tabsqlite
+        d = await tabsqlite.open_database("/gone/x.db")
+        await d.execute("CREATE TABLE t(x)")
+        async def names():
+            root = await js.navigator.storage.getDirectory()
+            folder = await root.getDirectoryHandle("gone")
+            out = []
+            it = folder.keys()
+            while True:
+                step = await it.next()
+                if step.done:
+                    return sorted(out)
+                out.append(step.value)
+        before = await names()
+        await d.close(delete_database=True)
+        json.dumps([before, await names()])
+    """)
+    before, after = json.loads(listing)
+    assert "x.db" in before
+    assert [n for n in after if n.startswith("x.db")] == []
+
+
+@pytest.mark.parametrize("mode", ["worker", "main"])
+async def test_smoke_both_modes(open_tabs: Any, mode: str) -> None:
+    a, b = await open_tabs(2, mode=mode)
+    await a.run(SETUP)
+    await b.run(SETUP)
+    await b.run("""
+        changes = db.on_change(tables=["items"])
+        waiter = asyncio.ensure_future(anext(changes))
+    """)
+    await a.run("""
+        async with db.write_transaction() as tx:
+            await tx.execute_many("INSERT INTO items(tag, n) VALUES (?, ?)",
+                                  [["m", i] for i in range(100)])
+    """)
+    got = json.loads(await b.run("""
+        ev = await asyncio.wait_for(waiter, 5)
+        json.dumps([sorted(ev.tables), ev.remote, (await db.get("SELECT count(*) AS c FROM items"))["c"]])
+    """))
+    assert got == [["items"], True, 100]
+    err = await a.run("""
+        try:
+            await db.execute("INSERT INTO nope VALUES (1)")
+        except tabsqlite.SQLiteError as e:
+            r = [type(e).__name__, e.code]
+        try:
+            await db.execute("SELECT ?", [1, 2])
+        except tabsqlite.ProgrammingError as e:
+            r.append(type(e).__name__)
+        json.dumps(r)
+    """)
+    assert json.loads(err) == ["SQLiteError", 1, "ProgrammingError"]

@@ -1,0 +1,131 @@
+"""A small static server for the browser side: ``python -m tabsqlite serve``.
+
+It serves the site (``/``), ``js_glue`` (``/js_glue/``: the shim, sqlite-wasm and Pyodide from
+its ``node_modules``) and the wheels (``/wheels/``: tabsqlite's and micropip's, listed in
+``/wheels/index.json``) with the headers OPFS needs: ``Cross-Origin-Opener-Policy:
+same-origin`` and ``Cross-Origin-Embedder-Policy: require-corp`` (SharedArrayBuffer).
+Everything comes from this machine: no CDN.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Mapping
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+__all__ = ["DevServer", "serve"]
+
+_TYPES = {
+    ".mjs": "text/javascript",
+    ".js": "text/javascript",
+    ".wasm": "application/wasm",
+    ".whl": "application/zip",
+    ".zip": "application/zip",
+    ".json": "application/json",
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".py": "text/x-python; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+
+
+def _wheel_index(directory: Path) -> dict[str, str | None]:
+    def newest(pattern: str) -> str | None:
+        found = sorted(directory.glob(pattern), key=lambda p: p.stat().st_mtime)
+        return f"/wheels/{found[-1].relative_to(directory).as_posix()}" if found else None
+
+    return {
+        "tabsqlite": newest("tabsqlite-*-py3-none-any.whl"),
+        "micropip": newest("**/micropip-*.whl"),
+    }
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    mounts: Mapping[str, Path] = {}
+    wheels: Path = Path()
+    quiet = True
+
+    def end_headers(self) -> None:
+        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+        self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+        self.send_header("Cross-Origin-Resource-Policy", "same-origin")
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+    def guess_type(self, path: Any) -> str:
+        return _TYPES.get(Path(str(path)).suffix, None) or super().guess_type(path)
+
+    def translate_path(self, path: str) -> str:
+        url_path = unquote(urlsplit(path).path)
+        for prefix in sorted(self.mounts, key=len, reverse=True):
+            if url_path == prefix.rstrip("/") or url_path.startswith(prefix):
+                root = self.mounts[prefix].resolve()
+                rest = url_path[len(prefix):].lstrip("/")
+                target = (root / rest).resolve()
+                if target != root and root not in target.parents:
+                    return str(root / "__forbidden__")
+                return str(target)
+        return str(Path("/nonexistent"))
+
+    def do_GET(self) -> None:
+        if urlsplit(self.path).path == "/wheels/index.json":
+            body = json.dumps(_wheel_index(self.wheels)).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        super().do_GET()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if not self.quiet:
+            super().log_message(format, *args)
+
+
+class DevServer:
+    """The server in a background thread (used by the tests and benchmarks)."""
+
+    def __init__(self, site: Path, glue: Path, wheels: Path, host: str = "127.0.0.1",
+                 port: int = 0, quiet: bool = True) -> None:
+        handler = type("Handler", (_Handler,), {
+            "mounts": {"/js_glue/": glue, "/wheels/": wheels, "/": site},
+            "wheels": wheels,
+            "quiet": quiet,
+        })
+        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://{host}:{self.httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def start(self) -> DevServer:
+        """Start serving in a daemon thread."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def serve(site: str, glue: str, wheels: str, host: str, port: int) -> None:
+    """Serve until interrupted, printing the URL."""
+    for name, path in (("site", site), ("js_glue", glue), ("wheels", wheels)):
+        if not os.path.isdir(path):
+            raise SystemExit(f"{name} directory not found: {path}")
+    if not os.path.isdir(os.path.join(glue, "node_modules")):
+        raise SystemExit(f"run 'npm ci' in {glue} first")
+    server = DevServer(Path(site), Path(glue), Path(wheels), host, port, quiet=False)
+    print(f"tabsqlite demo: open {server.url}/ in two or three tabs", flush=True)
+    try:
+        server.httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.httpd.server_close()

@@ -1,0 +1,319 @@
+"""The browser runtime: Pyodide drives sqlite-wasm on OPFS through ``js_glue``.
+
+The page or worker registers the JS module ``tabsqlite_glue`` (see ``js_glue/src``) before
+importing tabsqlite. Every statement runs while this tab holds the database's Web Lock
+``tabsqlite-db-<id>`` (held from BEGIN to COMMIT for transactions), so tabs queue in order
+instead of spinning on SQLITE_BUSY. Changes go out on a BroadcastChannel; holds are Web
+Locks, which the browser frees when a tab closes or crashes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ..commit_tracking import CommitTracker, StatementInfo
+from ..errors import BusyError, DatabaseClosedError, ProgrammingError, sqlite_error
+from ..holds import scope_id
+from ..paths import is_memory
+from ..runtime import (
+    Connection,
+    Hold,
+    HoldManager,
+    HoldTakenError,
+    Params,
+    QueryResult,
+    Runtime,
+    Transport,
+)
+
+__all__ = ["PyodideRuntime", "database_lock_name"]
+
+_MAX_INT64 = 2**63 - 1
+_MIN_INT64 = -(2**63)
+
+
+def _glue() -> Any:
+    import tabsqlite_glue  # type: ignore[import-not-found]  # registered by js_glue
+
+    return tabsqlite_glue
+
+
+def _ffi() -> Any:
+    import pyodide.ffi  # type: ignore[import-not-found]
+
+    return pyodide.ffi
+
+
+def database_lock_name(path: str) -> str:
+    """The Web Lock a tab holds while it uses the database at ``path``."""
+    return f"tabsqlite-db-{scope_id(path)}"
+
+
+def _value(v: Any) -> Any:
+    if v is None or isinstance(v, str | float):
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ProgrammingError("str parameter is not valid Unicode") from None
+        return v
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int):
+        if not _MIN_INT64 <= v <= _MAX_INT64:
+            raise ProgrammingError("OverflowError: Python int too large to convert to SQLite INTEGER")
+        return v
+    if isinstance(v, bytes | bytearray | memoryview):
+        return bytes(v)
+    raise ProgrammingError(f"Error binding parameter: type {type(v).__name__!r} is not supported")
+
+
+def _js_params(params: Params) -> Any:
+    ffi = _ffi()
+    if isinstance(params, Mapping):
+        from js import Object  # type: ignore[import-not-found]
+
+        converted = {str(k).lstrip(":@$"): _value(v) for k, v in params.items()}
+        return ffi.to_js(converted, dict_converter=Object.fromEntries)
+    if isinstance(params, str | bytes | bytearray):
+        raise ProgrammingError("params must be a sequence or mapping of values")
+    try:
+        values = [_value(v) for v in params]
+    except TypeError:
+        raise ProgrammingError("params must be a sequence or mapping of values") from None
+    return ffi.to_js(values)
+
+
+class _Lock:
+    """A Web Lock request in flight (or granted), cancellable from Python."""
+
+    def __init__(self, glue: Any, name: str, timeout_ms: int, if_available: bool = False):
+        self._request = glue.requestLock(name, timeout_ms, if_available)
+
+    async def granted(self) -> Any:
+        try:
+            return await self._request.promise
+        except asyncio.CancelledError:
+            self._request.cancel()
+            raise
+
+    def release(self) -> None:
+        self._request.cancel()
+
+
+class PyodideConnection(Connection):
+    """One sqlite-wasm connection; calls are direct (worker mode) or proxied (main mode)."""
+
+    def __init__(
+        self, glue: Any, handle: int, lock_name: str | None, lock_timeout_ms: int
+    ) -> None:
+        self._glue = glue
+        self._handle = handle
+        self._async = str(glue.mode) == "main"
+        self._lock_name = lock_name
+        self.lock_timeout_ms = lock_timeout_ms
+        self._lock: _Lock | None = None
+        self._in_tx = False
+        self._tracker = CommitTracker()
+        self._closed = False
+
+    async def _acquire(self) -> None:
+        if self._lock is not None or self._lock_name is None:
+            return
+        lock = _Lock(self._glue, self._lock_name, self.lock_timeout_ms)
+        release = await lock.granted()
+        if release is None:
+            raise BusyError(
+                f"database is locked: waited {self.lock_timeout_ms} ms for another tab",
+                extended_code=5,
+                code_name="SQLITE_BUSY",
+            )
+        self._lock = lock
+
+    def _release(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
+
+    async def _call(self, fn: Callable[[], Any]) -> list[Any]:
+        raw = fn()
+        if self._async:
+            raw = await raw
+        result: list[Any] = raw.to_py()
+        return result
+
+    async def _run(self, sql: str, call: Callable[[], Any]) -> QueryResult:
+        if self._closed:
+            raise DatabaseClosedError("connection is closed")
+        await self._acquire()
+        in_tx: bool | None = None
+        try:
+            out = await self._call(call)
+            if out[0] == 0:
+                _, message, code, kind, was_in_tx, in_tx = out
+                in_tx = bool(in_tx)
+                self._tracker.statement_failed(
+                    was_in_transaction=bool(was_in_tx), in_transaction=in_tx
+                )
+                if kind == "sqlite" and code:
+                    raise sqlite_error(str(message), int(code))
+                raise ProgrammingError(str(message))
+            (_, columns, rows, affected, lastrowid, was_in_tx, in_tx, changed, writes, ddl,
+             rollback, fixups) = out
+            in_tx = bool(in_tx)
+            for r, c, kind in fixups:
+                value = rows[r][c]
+                rows[r][c] = float(value) if kind == "f" else bytes(value)
+            info = StatementInfo(set(writes), set(ddl), bool(rollback), True)
+            committed = self._tracker.statement_done(
+                info, rows_changed=bool(changed), was_in_transaction=bool(was_in_tx),
+                in_transaction=bool(in_tx),
+            )
+            return QueryResult(
+                tuple(columns), [tuple(row) for row in rows], int(affected),
+                int(lastrowid) if lastrowid is not None else None, committed,
+            )
+        finally:
+            if in_tx is not None:
+                self._in_tx = in_tx
+            if not self._in_tx:  # outside a transaction: let the other tabs in
+                self._release()
+
+    async def execute(self, sql: str, params: Params = ()) -> QueryResult:
+        js_params = _js_params(params)
+        return await self._run(sql, lambda: self._glue.exec(self._handle, sql, js_params))
+
+    async def execute_many(self, sql: str, seq_of_params: Sequence[Params]) -> QueryResult:
+        ffi = _ffi()
+        sets = [_js_params(p) for p in seq_of_params]
+        js_sets = ffi.to_js(sets)
+        return await self._run(sql, lambda: self._glue.execMany(self._handle, sql, js_sets))
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            result = self._glue.close(self._handle)
+            if self._async:
+                await result
+        finally:
+            self._release()
+
+
+class BroadcastTransport(Transport):
+    """Change messages over a BroadcastChannel (which never echoes to its sender)."""
+
+    def __init__(self, glue: Any, channel: str, deliver: Callable[[str], None]) -> None:
+        ffi = _ffi()
+
+        def on_message(data: Any) -> None:
+            deliver(data if isinstance(data, str) else "\x00unreadable")
+
+        self._proxy = ffi.create_proxy(on_message)
+        self._channel = glue.openChannel(channel, self._proxy)
+        self._closed = False
+
+    async def send(self, message: str) -> None:
+        if not self._closed:
+            self._channel.post(message)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._channel.close()
+        self._proxy.destroy()
+
+
+class _WebLockHold(Hold):
+    def __init__(self, name: str, lock: _Lock) -> None:
+        self.name = name
+        self._lock: _Lock | None = lock
+
+    async def release(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
+
+
+class WebLockHoldManager(HoldManager):
+    """Holds as Web Locks: the browser frees them when the holding tab goes away."""
+
+    def __init__(self, glue: Any) -> None:
+        self._glue = glue
+
+    async def acquire(self, name: str) -> Hold:
+        lock = _Lock(self._glue, name, -1, if_available=True)
+        if await lock.granted() is None:
+            raise HoldTakenError(f"hold {name!r} is held")
+        return _WebLockHold(name, lock)
+
+    async def is_held(self, name: str) -> bool:
+        held = (await self._glue.heldLocks()).to_py()
+        return name in held
+
+
+class PyodideRuntime(Runtime):
+    """Runs tabsqlite in a browser tab: sqlite-wasm's ``opfs`` VFS, shared by every tab."""
+
+    name = "pyodide"
+    journal_mode = "delete"
+
+    def __init__(self, lock_timeout: float = 10.0) -> None:
+        self._glue = _glue()
+        self.lock_timeout = lock_timeout
+
+    def default_directory(self) -> str:
+        return str(self._glue.defaultDirectory)
+
+    async def prepare_path(self, path: str) -> str:
+        return path  # OPFS has no links; the VFS creates directories on open
+
+    async def connect(self, path: str) -> Connection:
+        glue = self._glue
+        lock_name = database_lock_name(path)
+        timeout_ms = int(self.lock_timeout * 1000)
+        lock = _Lock(glue, "tabsqlite-memory" if is_memory(path) else lock_name, timeout_ms)
+        if await lock.granted() is None:
+            raise BusyError(f"database is locked: {path}", extended_code=5,
+                            code_name="SQLITE_BUSY")
+        try:
+            opened = glue.open(path)
+            if str(glue.mode) == "main":
+                opened = await opened
+            out = opened.to_py()
+        finally:
+            lock.release()
+        if out[0] == 0:
+            _, message, code, kind, *_ = out
+            if kind == "sqlite" and code:
+                raise sqlite_error(f"cannot open {path}: {message}", int(code))
+            raise ProgrammingError(f"cannot open {path}: {message}")
+        return PyodideConnection(
+            glue, int(out[1]), None if is_memory(path) else lock_name, timeout_ms
+        )
+
+    async def delete_database_files(self, path: str) -> None:
+        if is_memory(path):
+            return
+        lock = _Lock(self._glue, database_lock_name(path), int(self.lock_timeout * 1000))
+        if await lock.granted() is None:
+            raise BusyError(f"database is locked: {path}", extended_code=5,
+                            code_name="SQLITE_BUSY")
+        try:
+            await self._glue.deleteFiles(path)
+        finally:
+            lock.release()
+
+    async def open_transport(self, channel: str, deliver: Callable[[str], None]) -> Transport:
+        return BroadcastTransport(self._glue, channel, deliver)
+
+    def hold_manager(self, path: str) -> HoldManager:
+        if is_memory(path):
+            from ..holds import MemoryHoldManager
+
+            return MemoryHoldManager()
+        return WebLockHoldManager(self._glue)
