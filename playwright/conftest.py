@@ -165,3 +165,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
 def js(value: Any) -> str:
     """A Python literal for ``value`` (for building code sent to a tab)."""
     return json.dumps(value)
+
+
+@pytest.fixture(scope="session")
+def demo_url(wheels: Path) -> Any:
+    sys.path.insert(0, str(ROOT / "src"))
+    from tabsqlite.devserver import DevServer
+
+    server = DevServer(ROOT / "example_site", ROOT / "js_glue", wheels).start()
+    yield server.url
+    server.stop()

@@ -12,7 +12,7 @@ let pyodide = null;
 let startPromise = null;
 const now = () => performance.timeOrigin + performance.now();
 
-function toPlain(value) {
+function toPlain(value, destroy = true) {
   if (value && typeof value.toJs === "function") {
     let converted;
     try {
@@ -20,7 +20,7 @@ function toPlain(value) {
     } catch {
       converted = String(value);
     }
-    value.destroy?.();
+    if (destroy) value.destroy?.();
     return converted;
   }
   return value;
@@ -49,7 +49,7 @@ async function start(init) {
     ...shim,
     ...coordination,
     post_to_page(data) {
-      self.postMessage({ type: "event", data: toPlain(data) });
+      self.postMessage({ type: "event", data: toPlain(data, false) });
     },
   });
   await pyodide.runPythonAsync("import tabsqlite");
