@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.async_api import BrowserContext, Page
@@ -50,7 +49,8 @@ async def test_demo_two_tabs(context: BrowserContext, demo_url: str) -> None:
         await wait_for(a, "document.querySelectorAll('#todos li[data-id]').length === 2")
         for page in pages:
             await wait_for(page, "document.querySelectorAll('#diffs li').length === 6")
-            ops = await page.eval_on_selector_all("#diffs .op", "els => els.map(e => e.textContent)")
+            ops = await page.eval_on_selector_all(
+                "#diffs .op", "els => els.map(e => e.textContent)")
             assert sorted(ops) == sorted(["INSERT"] * 3 + ["UPDATE"] * 2 + ["DELETE"])
         titles = await b.eval_on_selector_all("#todos .title", "els => els.map(e => e.value)")
         assert titles == ["Buy oat milk (2 l)", "Write the release notes"]

@@ -233,7 +233,8 @@ async def test_smoke_both_modes(open_tabs: Any, mode: str) -> None:
     """)
     got = json.loads(await b.run("""
         ev = await asyncio.wait_for(waiter, 5)
-        json.dumps([sorted(ev.tables), ev.remote, (await db.get("SELECT count(*) AS c FROM items"))["c"]])
+        count = (await db.get("SELECT count(*) AS c FROM items"))["c"]
+        json.dumps([sorted(ev.tables), ev.remote, count])
     """))
     assert got == [["items"], True, 100]
     err = await a.run("""

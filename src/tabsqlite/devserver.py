@@ -58,7 +58,7 @@ class _Handler(SimpleHTTPRequestHandler):
         super().end_headers()
 
     def guess_type(self, path: Any) -> str:
-        return _TYPES.get(Path(str(path)).suffix, None) or super().guess_type(path)
+        return _TYPES.get(Path(str(path)).suffix) or super().guess_type(path)
 
     def translate_path(self, path: str) -> str:
         url_path = unquote(urlsplit(path).path)

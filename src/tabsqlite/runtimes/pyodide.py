@@ -63,7 +63,7 @@ def _value(v: Any) -> Any:
         return int(v)
     if isinstance(v, int):
         if not _MIN_INT64 <= v <= _MAX_INT64:
-            raise ProgrammingError("OverflowError: Python int too large to convert to SQLite INTEGER")
+            raise ProgrammingError("OverflowError: Python int too large for an SQLite INTEGER")
         return v
     if isinstance(v, bytes | bytearray | memoryview):
         return bytes(v)

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Set up everything on a fresh machine: a virtualenv with tabsqlite and its test tools,
+# js_glue's npm packages (sqlite-wasm, Pyodide), micropip's wheel, our wheel, and Debian's
+# chromium (unless TABSQLITE_BROWSER names another browser). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip 2>/dev/null || true
+.venv/bin/python -m pip install -q -e '.[test]'
+
+# The browser: Debian's chromium, never a downloaded one.
+if [ -z "${TABSQLITE_BROWSER:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium
+fi
+
+# sqlite-wasm and Pyodide, exactly as package-lock.json pins them.
+(cd js_glue && npm ci --no-audit --no-fund --loglevel=error)
+
+# micropip for Pyodide (it is loaded by URL: Pyodide's npm package has no wheels).
+mkdir -p dist/vendor
+if ! ls dist/vendor/micropip-*.whl >/dev/null 2>&1; then
+  .venv/bin/python -m pip download -q --no-deps --only-binary=:all: \
+    --python-version 3.14 --platform any -d dist/vendor 'micropip==0.11.1'
+fi
+
+# Our own wheel, as the browser installs it.
+rm -f dist/tabsqlite-*.whl
+.venv/bin/python -m build --wheel --no-isolation -o dist . >/dev/null
+echo "setup done: $(ls dist/tabsqlite-*.whl)"

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up (see setup.sh) and run every check: ruff, mypy, the CPython suite (tests/) and the
+# multi-tab browser suite (playwright/, real Chromium).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/ruff check src tests playwright bench
+.venv/bin/mypy
+.venv/bin/python -m pytest tests playwright "$@"
