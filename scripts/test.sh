@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check src tests playwright bench
+.venv/bin/ruff check src tests playwright $(ls -d bench 2>/dev/null)
 .venv/bin/mypy
 .venv/bin/python -m pytest tests playwright "$@"
