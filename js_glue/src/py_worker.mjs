@@ -46,6 +46,7 @@ async function start(init) {
   pyodide.registerJsModule("tabsqlite_glue", {
     mode: "worker",
     defaultDirectory: init.defaultDirectory || "/tabsqlite",
+    sqlite3, // escape hatch (and the benchmarks' raw baseline): the sqlite-wasm module
     ...shim,
     ...coordination,
     post_to_page(data) {

@@ -1,0 +1,83 @@
+"""Helpers to drive tabsqlite in real browser tabs (used by the Playwright suite and bench/).
+
+Needs the ``playwright`` package (``pip install tabsqlite[test]``) and a Chromium: the one
+named by ``$TABSQLITE_BROWSER`` (or ``$CHROME_PATH``), else Debian's ``chromium``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import textwrap
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+
+__all__ = ["CHROMIUM_ARGS", "BrowserTab", "browser_path"]
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def browser_path() -> str:
+    """The browser to launch: ``$TABSQLITE_BROWSER``, ``$CHROME_PATH``, else chromium."""
+    for var in ("TABSQLITE_BROWSER", "CHROME_PATH"):
+        value = os.environ.get(var)
+        if value:
+            return value
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise RuntimeError("no browser: install Debian's chromium or set TABSQLITE_BROWSER")
+
+
+class BrowserTab:
+    """A page of ``js_glue/harness``; :meth:`run` executes Python (top-level await) in it."""
+
+    boot_timeout = 90.0
+
+    def __init__(self, page: Page, name: str) -> None:
+        self.page = page
+        self.name = name
+        self.log: list[str] = []
+        self.timings: dict[str, float] = {}
+        page.on("console", lambda m: self.log.append(f"[{name}] {m.type}: {m.text}"))
+        page.on("pageerror", lambda e: self.log.append(f"[{name}] pageerror: {e}"))
+        page.on("crash", lambda _: self.log.append(f"[{name}] crashed"))
+
+    async def ready(self) -> dict[str, float]:
+        """Wait until tabsqlite is ready in the tab; return its start-up timings (ms)."""
+        timings = await self.page.evaluate(
+            """ms => Promise.race([window.tabReady, new Promise((_, rej) =>
+                   setTimeout(() => rej(new Error('boot timed out')), ms))])""",
+            int(self.boot_timeout * 1000),
+        )
+        self.timings = dict(timings)
+        return self.timings
+
+    async def run(self, code: str, timeout: float = 30) -> Any:
+        """Run Python in the tab; raise AssertionError (with the console) after ``timeout``."""
+        code = textwrap.dedent(code)
+        try:
+            return await asyncio.wait_for(
+                self.page.evaluate(
+                    """([code, ms]) => Promise.race([window.tab.run(code),
+                        new Promise((_, rej) => setTimeout(
+                            () => rej(new Error('python timed out after ' + ms + ' ms')), ms))])""",
+                    [code, int(timeout * 1000)],
+                ),
+                timeout + 5,
+            )
+        except Exception as error:
+            raise AssertionError(
+                f"{self.name}: {error}\n--- console ---\n" + "\n".join(self.log[-60:])
+            ) from error
+
+    async def events(self) -> list[Any]:
+        """What Python posted to the page with ``tabsqlite_glue.post_to_page``."""
+        return list(await self.page.evaluate("window.events"))
