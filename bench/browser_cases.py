@@ -1,0 +1,121 @@
+"""Benchmark bodies that run inside browser tabs (Python in the tab, raw JS via ``run_js``).
+
+Each constant is Python source sent to a tab with ``BrowserTab.run``; it returns JSON.
+The raw baseline drives sqlite-wasm's oo1 API from JS in the same worker and VFS.
+"""
+
+PRELUDE = """
+import asyncio, json, time, statistics
+import tabsqlite, tabsqlite_glue as glue
+from pyodide.code import run_js
+
+JS_OPEN = "(sqlite3, path) => new sqlite3.oo1.DB({filename: 'file:' + path + "
+JS_OPEN += "'?vfs=opfs&opfs-unlock-asap=1', flags: 'c'})"
+js_open = run_js(JS_OPEN)
+
+js_bulk = run_js('''(sqlite3, db, n) => {
+  db.exec('DROP TABLE IF EXISTS t');
+  db.exec('CREATE TABLE t(id INTEGER PRIMARY KEY, a INTEGER, b TEXT, c REAL)');
+  const t0 = performance.now();
+  db.exec('BEGIN');
+  const st = db.prepare('INSERT INTO t(a, b, c) VALUES (?, ?, ?)');
+  for (let i = 0; i < n; i++) st.bind([i, 'row ' + i, i * 0.5]).stepReset();
+  st.finalize();
+  db.exec('COMMIT');
+  return performance.now() - t0;
+}''')
+
+js_point_select = run_js('''(sqlite3, db, n) => {
+  const st = db.prepare('SELECT b FROM t WHERE id = ?');
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) { st.bind([1 + (i % 1000)]); st.step(); st.get(0); st.reset(); }
+  const ms = performance.now() - t0;
+  st.finalize();
+  return ms;
+}''')
+
+js_single_inserts = run_js('''(sqlite3, db, n) => {
+  const st = db.prepare('INSERT INTO t(a, b, c) VALUES (?, ?, ?)');
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) st.bind([i, 'single', 0.5]).stepReset();
+  const ms = performance.now() - t0;
+  st.finalize();
+  return ms;
+}''')
+
+def rows(n):
+    return [[i, f"row {i}", i * 0.5] for i in range(n)]
+
+async def fresh(db, table="t"):
+    await db.execute(f"DROP TABLE IF EXISTS {table}")
+    await db.execute(f"CREATE TABLE {table}(id INTEGER PRIMARY KEY, a INTEGER, b TEXT, c REAL)")
+"""
+
+BULK = """
+N = {n}
+out = {{"js": [], "execute_many": [], "execute_loop": []}}
+raw = js_open(glue.sqlite3, "/bench/raw.db")
+db = await tabsqlite.open_database("/bench/lib.db")
+data = rows(N)
+for _ in range({repeat}):
+    out["js"].append(js_bulk(glue.sqlite3, raw, N))
+    await fresh(db)
+    t0 = time.perf_counter()
+    async with db.write_transaction() as tx:
+        await tx.execute_many("INSERT INTO t(a, b, c) VALUES (?, ?, ?)", data)
+    out["execute_many"].append((time.perf_counter() - t0) * 1000)
+    await fresh(db)
+    t0 = time.perf_counter()
+    async with db.write_transaction() as tx:
+        for r in data:
+            await tx.execute("INSERT INTO t(a, b, c) VALUES (?, ?, ?)", r)
+    out["execute_loop"].append((time.perf_counter() - t0) * 1000)
+assert (await db.get("SELECT count(*) AS n FROM t"))["n"] == N
+raw.close()
+await db.close()
+json.dumps(out)
+"""
+
+ROUND_TRIP = """
+N = {n}
+M = {m}
+out = {{"js_select": [], "py_select": [], "js_insert": [], "py_insert": []}}
+raw = js_open(glue.sqlite3, "/bench/rt_raw.db")
+js_bulk(glue.sqlite3, raw, 1000)
+db = await tabsqlite.open_database("/bench/rt_lib.db")
+await fresh(db)
+await db.execute_many("INSERT INTO t(a, b, c) VALUES (?, ?, ?)", rows(1000))
+for _ in range({repeat}):
+    out["js_select"].append(js_point_select(glue.sqlite3, raw, N) / N)
+    t0 = time.perf_counter()
+    for i in range(N):
+        await db.get_optional("SELECT b FROM t WHERE id = ?", [1 + i % 1000])
+    out["py_select"].append((time.perf_counter() - t0) * 1000 / N)
+    out["js_insert"].append(js_single_inserts(glue.sqlite3, raw, M) / M)
+    t0 = time.perf_counter()
+    for i in range(M):
+        await db.execute("INSERT INTO t(a, b, c) VALUES (?, ?, ?)", [i, "single", 0.5])
+    out["py_insert"].append((time.perf_counter() - t0) * 1000 / M)
+raw.close()
+await db.close()
+json.dumps(out)
+"""
+
+# Main-thread mode has no direct sqlite3 handle: the same Python loop, compared across modes.
+ROUND_TRIP_PY_ONLY = """
+import json, time, tabsqlite
+N = {n}
+db = await tabsqlite.open_database("/bench/rt_mode_{mode}.db")
+await db.execute("DROP TABLE IF EXISTS t")
+await db.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, a INTEGER, b TEXT, c REAL)")
+await db.execute_many("INSERT INTO t(a, b, c) VALUES (?, ?, ?)",
+                      [[i, f"row {{i}}", 0.5] for i in range(1000)])
+out = []
+for _ in range({repeat}):
+    t0 = time.perf_counter()
+    for i in range(N):
+        await db.get_optional("SELECT b FROM t WHERE id = ?", [1 + i % 1000])
+    out.append((time.perf_counter() - t0) * 1000 / N)
+await db.close()
+json.dumps(out)
+"""
