@@ -96,6 +96,7 @@ async function startMainThreadTab(options) {
     defaultDirectory: options.defaultDirectory || "/tabsqlite",
     open: (path, opts) => call("open", path, opts),
     exec: (handle, sql, params) => call("exec", handle, sql, params),
+    execArgs: (handle, sql, ...params) => call("exec", handle, sql, params),
     execMany: (handle, sql, paramSets) => call("execMany", handle, sql, paramSets),
     close: (handle) => call("close", handle),
     deleteFiles: (path) => call("deleteFiles", path),

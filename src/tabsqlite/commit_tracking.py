@@ -69,17 +69,20 @@ class CommitTracker:
     ) -> frozenset[str] | None:
         """A statement succeeded: the committed tables if it ended a transaction by
         committing (or ran in autocommit mode), else ``None``."""
+        if in_transaction:  # inside (or just begun): remember the tables for the commit
+            if info.ddl:
+                self._pending |= info.ddl
+            if rows_changed and info.writes:
+                self._pending |= info.writes
+            return None
         tables = set(info.ddl)
         if rows_changed:
             tables |= info.writes
-        if was_in_transaction and not in_transaction:
+        if was_in_transaction:  # the transaction ended with this statement
             committed = None if info.rollback else frozenset(self._pending | tables)
             self._pending.clear()
             return committed
-        if in_transaction:
-            self._pending |= tables
-            return None
-        return frozenset(tables)
+        return frozenset(tables)  # autocommit
 
     def statement_failed(self, *, was_in_transaction: bool, in_transaction: bool) -> None:
         """A statement failed; if that rolled the transaction back, forget its tables."""

@@ -157,10 +157,13 @@ class Database(Queries):
         return tx if tx is not None and tx.active else None
 
     async def _query(self, sql: str, params: Params, many: bool) -> QueryResult:
-        self._check_open()
-        tx = self._transaction_of_current_task()
-        if tx is not None:
-            return await tx._query(sql, params, many)
+        if self._closing:
+            raise DatabaseClosedError(f"database {self.path!r} is closed")
+        mapping = current_transaction.get()
+        if mapping:
+            tx = mapping.get(id(self))
+            if tx is not None and tx.active:  # join the task's transaction
+                return await self._raw(sql, params, many)
         async with self._lock:
             self._check_open()
             return await self._raw(sql, params, many)

@@ -27,6 +27,7 @@ __all__ = [
     "HoldTakenError",
     "Params",
     "QueryResult",
+    "Result",
     "Runtime",
     "Transport",
 ]
@@ -34,10 +35,12 @@ __all__ = [
 Params = Sequence[Any] | Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class QueryResult:
-    """What one call returned.
+@dataclass(slots=True)
+class Result:
+    """The outcome of one call (``db.execute`` returns it as well).
 
+    ``rows`` are tuples in ``columns`` order; ``rows_affected`` is what SQLite counted for
+    INSERT/UPDATE/DELETE (-1 otherwise); ``last_insert_rowid`` the rowid of the last insert.
     ``committed`` is ``None`` when the call did not end a transaction by committing (it ran
     inside an open transaction, rolled back, or failed); otherwise it is the set of tables
     (lower-case names) whose rows the committed transaction changed, possibly empty.
@@ -45,9 +48,18 @@ class QueryResult:
 
     columns: tuple[str, ...]
     rows: list[tuple[Any, ...]]
-    rowcount: int
-    lastrowid: int | None
-    committed: frozenset[str] | None
+    rows_affected: int
+    last_insert_rowid: int | None
+    committed: frozenset[str] | None = None
+
+    def dicts(self) -> list[dict[str, Any]]:
+        """The rows as dictionaries keyed by column name."""
+        columns = self.columns
+        return [dict(zip(columns, row, strict=True)) for row in self.rows]
+
+
+#: The name the runtimes use for :class:`Result`.
+QueryResult = Result
 
 
 class Connection(ABC):

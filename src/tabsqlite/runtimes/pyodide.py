@@ -51,13 +51,36 @@ def database_lock_name(path: str) -> str:
     return f"tabsqlite-db-{scope_id(path)}"
 
 
+_SCALARS = (str, float, type(None))
+_SEP = "\x1e"
+_UNIT = "\x1f"
+
+
+def _scalar_args(params: Params) -> tuple[Any, ...] | None:
+    """``params`` as plain arguments when every value crosses to JS as is (the fast path)."""
+    if not isinstance(params, list | tuple):
+        return None
+    for v in params:
+        if type(v) is int:
+            if not _MIN_SAFE <= v <= _MAX_SAFE:
+                return None
+        elif not isinstance(v, _SCALARS) or (isinstance(v, str) and not v.isascii()):
+            return None
+    return tuple(params)
+
+
+_MAX_SAFE = 2**53 - 1
+_MIN_SAFE = -(2**53 - 1)
+
+
 def _value(v: Any) -> Any:
-    if v is None or isinstance(v, str | float):
-        if isinstance(v, str):
-            try:
-                v.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ProgrammingError("str parameter is not valid Unicode") from None
+    if v is None or isinstance(v, float):
+        return v
+    if isinstance(v, str):
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ProgrammingError("str parameter is not valid Unicode") from None
         return v
     if isinstance(v, bool):
         return int(v)
@@ -75,7 +98,7 @@ def _js_params(params: Params) -> Any:
     if isinstance(params, Mapping):
         from js import Object  # type: ignore[import-not-found]
 
-        converted = {str(k).lstrip(":@$"): _value(v) for k, v in params.items()}
+        converted = {str(k): _value(v) for k, v in params.items()}
         return ffi.to_js(converted, dict_converter=Object.fromEntries)
     if isinstance(params, str | bytes | bytearray):
         raise ProgrammingError("params must be a sequence or mapping of values")
@@ -84,6 +107,37 @@ def _js_params(params: Params) -> Any:
     except TypeError:
         raise ProgrammingError("params must be a sequence or mapping of values") from None
     return ffi.to_js(values)
+
+
+def _js_param_sets(seq_of_params: Sequence[Params]) -> Any:
+    """All parameter sets in one conversion; values JS can't take are refused."""
+    ffi = _ffi()
+    from js import Object
+
+    if isinstance(seq_of_params, str | bytes | bytearray):
+        raise ProgrammingError("execute_many needs a sequence of parameter sets")
+    try:
+        sets = [p if isinstance(p, Mapping) else list(p) for p in seq_of_params]
+        for p in sets:
+            if isinstance(p, str | bytes | bytearray):
+                raise ProgrammingError("each parameter set must be a sequence or mapping")
+        return ffi.to_js(sets, dict_converter=Object.fromEntries, create_pyproxies=False)
+    except ProgrammingError:
+        raise
+    except Exception:
+        # Something to_js can't carry: convert value by value for a precise error.
+        return ffi.to_js([_js_params(p) for p in seq_of_params])
+
+
+def _parse_facts(facts: str) -> StatementInfo:
+    """``rollback␞writes␞ddl`` (tables joined by \\x1f) from the shim's compact result."""
+    rollback, writes, ddl = facts.split(_SEP)
+    return StatementInfo(
+        set(writes.split(_UNIT)) if writes else set(),
+        set(ddl.split(_UNIT)) if ddl else set(),
+        rollback == "1",
+        True,
+    )
 
 
 class _Lock:
@@ -112,11 +166,16 @@ class PyodideConnection(Connection):
         self._glue = glue
         self._handle = handle
         self._async = str(glue.mode) == "main"
+        # Looked up once: each attribute access on the JS module makes a new proxy.
+        self._exec = glue.exec
+        self._exec_args = glue.execArgs
+        self._exec_many = glue.execMany
         self._lock_name = lock_name
         self.lock_timeout_ms = lock_timeout_ms
         self._lock: _Lock | None = None
         self._in_tx = False
         self._tracker = CommitTracker()
+        self._facts: dict[str, StatementInfo] = {}
         self._closed = False
 
     async def _acquire(self) -> None:
@@ -137,59 +196,77 @@ class PyodideConnection(Connection):
         if lock is not None:
             lock.release()
 
-    async def _call(self, fn: Callable[[], Any]) -> list[Any]:
-        raw = fn()
-        if self._async:
-            raw = await raw
-        result: list[Any] = raw.to_py()
-        return result
+    def _result(self, raw: Any) -> QueryResult:
+        """Turn the shim's answer into a result (or raise), tracking the transaction state."""
+        if type(raw) is str:  # a statement without result columns: the compact form
+            _, affected, rowid, flags_text, facts = raw.split(_SEP, 4)
+            flags = int(flags_text)
+            in_tx = self._in_tx = bool(flags & 2)
+            info = self._facts.get(facts)
+            if info is None:
+                info = self._facts[facts] = _parse_facts(facts)
+            committed = self._tracker.statement_done(
+                info, rows_changed=bool(flags & 4), was_in_transaction=bool(flags & 1),
+                in_transaction=in_tx,
+            )
+            return QueryResult((), [], int(affected), int(rowid), committed)
+        out = raw.to_py()
+        if out[0] == 0:
+            _, message, code, kind, was_in_tx, in_tx = out
+            self._in_tx = bool(in_tx)
+            self._tracker.statement_failed(
+                was_in_transaction=bool(was_in_tx), in_transaction=self._in_tx
+            )
+            if kind == "sqlite" and code:
+                raise sqlite_error(str(message), int(code))
+            raise ProgrammingError(str(message))
+        (_, columns, rows, affected, lastrowid, was_in_tx, in_tx, changed, writes, ddl,
+         rollback, fixups) = out
+        self._in_tx = bool(in_tx)
+        for r, c, kind in fixups:
+            value = rows[r][c]
+            rows[r][c] = float(value) if kind == "f" else bytes(value)
+        info = StatementInfo(set(writes), set(ddl), bool(rollback), True)
+        committed = self._tracker.statement_done(
+            info, rows_changed=bool(changed), was_in_transaction=bool(was_in_tx),
+            in_transaction=self._in_tx,
+        )
+        return QueryResult(
+            tuple(columns), [tuple(row) for row in rows], int(affected),
+            int(lastrowid) if lastrowid is not None else None, committed,
+        )
 
-    async def _run(self, sql: str, call: Callable[[], Any]) -> QueryResult:
+    async def execute(self, sql: str, params: Params = ()) -> QueryResult:
         if self._closed:
             raise DatabaseClosedError("connection is closed")
-        await self._acquire()
-        in_tx: bool | None = None
+        if self._lock is None and self._lock_name is not None:
+            await self._acquire()
         try:
-            out = await self._call(call)
-            if out[0] == 0:
-                _, message, code, kind, was_in_tx, in_tx = out
-                in_tx = bool(in_tx)
-                self._tracker.statement_failed(
-                    was_in_transaction=bool(was_in_tx), in_transaction=in_tx
-                )
-                if kind == "sqlite" and code:
-                    raise sqlite_error(str(message), int(code))
-                raise ProgrammingError(str(message))
-            (_, columns, rows, affected, lastrowid, was_in_tx, in_tx, changed, writes, ddl,
-             rollback, fixups) = out
-            in_tx = bool(in_tx)
-            for r, c, kind in fixups:
-                value = rows[r][c]
-                rows[r][c] = float(value) if kind == "f" else bytes(value)
-            info = StatementInfo(set(writes), set(ddl), bool(rollback), True)
-            committed = self._tracker.statement_done(
-                info, rows_changed=bool(changed), was_in_transaction=bool(was_in_tx),
-                in_transaction=bool(in_tx),
-            )
-            return QueryResult(
-                tuple(columns), [tuple(row) for row in rows], int(affected),
-                int(lastrowid) if lastrowid is not None else None, committed,
-            )
+            args = _scalar_args(params)
+            if args is not None:  # the fast path: plain arguments, no conversion
+                raw = self._exec_args(self._handle, sql, *args)
+            else:
+                raw = self._exec(self._handle, sql, _js_params(params))
+            if self._async:
+                raw = await raw
+            return self._result(raw)
         finally:
-            if in_tx is not None:
-                self._in_tx = in_tx
             if not self._in_tx:  # outside a transaction: let the other tabs in
                 self._release()
 
-    async def execute(self, sql: str, params: Params = ()) -> QueryResult:
-        js_params = _js_params(params)
-        return await self._run(sql, lambda: self._glue.exec(self._handle, sql, js_params))
-
     async def execute_many(self, sql: str, seq_of_params: Sequence[Params]) -> QueryResult:
-        ffi = _ffi()
-        sets = [_js_params(p) for p in seq_of_params]
-        js_sets = ffi.to_js(sets)
-        return await self._run(sql, lambda: self._glue.execMany(self._handle, sql, js_sets))
+        if self._closed:
+            raise DatabaseClosedError("connection is closed")
+        if self._lock is None and self._lock_name is not None:
+            await self._acquire()
+        try:
+            raw = self._exec_many(self._handle, sql, _js_param_sets(seq_of_params))
+            if self._async:
+                raw = await raw
+            return self._result(raw)
+        finally:
+            if not self._in_tx:
+                self._release()
 
     async def close(self) -> None:
         if self._closed:
