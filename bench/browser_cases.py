@@ -119,3 +119,151 @@ for _ in range({repeat}):
 await db.close()
 json.dumps(out)
 """
+
+NOW = """
+import js
+def now_ms():
+    return js.performance.timeOrigin + js.performance.now()
+"""
+
+WRITES = """
+import json, time, tabsqlite
+N = {n}
+db = await tabsqlite.open_database({path!r})
+if {journal!r}:
+    await db.execute("PRAGMA journal_mode={journal}")
+await db.execute("CREATE TABLE IF NOT EXISTS w(id INTEGER PRIMARY KEY, tab TEXT, n INTEGER)")
+lat = []
+start = now_ms()
+for i in range(N):
+    t0 = time.perf_counter()
+    await db.execute("INSERT INTO w(tab, n) VALUES (?, ?)", [{tag!r}, i])
+    lat.append((time.perf_counter() - t0) * 1000)
+end = now_ms()
+await db.close()
+json.dumps({{"start": start, "end": end, "lat": lat}})
+"""
+
+COUNT = """
+import json, tabsqlite
+db = await tabsqlite.open_database({path!r})
+r = await db.get("SELECT count(*) AS c FROM w")
+ok = (await db.get("PRAGMA integrity_check"))["integrity_check"]
+await db.close()
+json.dumps([r["c"], ok])
+"""
+
+SAHPOOL = """
+import json
+from pyodide.code import run_js
+f = run_js('''async (sqlite3, n) => {
+  const pool = await sqlite3.installOpfsSAHPoolVfs({ name: 'bench-sahpool' });
+  const db = new pool.OpfsSAHPoolDb('/sah.db');
+  db.exec('CREATE TABLE IF NOT EXISTS w(id INTEGER PRIMARY KEY, tab TEXT, n INTEGER)');
+  const st = db.prepare('INSERT INTO w(tab, n) VALUES (?, ?)');
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) st.bind(['s', i]).stepReset();
+  const ms = performance.now() - t0;
+  st.finalize(); db.close();
+  return ms;
+}''')
+ms = await f(glue.sqlite3, {n})
+json.dumps(ms)
+"""
+
+WATCH_RECEIVER = """
+import asyncio, json, tabsqlite
+from pyodide.code import run_js
+db = await tabsqlite.open_database("/bench/latency.db")
+await db.execute("CREATE TABLE IF NOT EXISTS l(id INTEGER PRIMARY KEY, t REAL)")
+await db.execute("CREATE TABLE IF NOT EXISTS unrelated(x)")
+arrivals = []
+hop = run_js('''(() => { const got = []; const bc = new BroadcastChannel('bench-hop');
+  bc.onmessage = (e) => got.push([e.data, performance.timeOrigin + performance.now()]);
+  return got; })()''')
+w = db.watch("SELECT max(id) AS id FROM l")
+await anext(w)
+async def follow():
+    async for rows in w:
+        arrivals.append([rows[0]["id"], now_ms()])
+follower = asyncio.ensure_future(follow())
+"ok"
+"""
+
+WATCH_SENDER = """
+import asyncio, json, tabsqlite
+from pyodide.code import run_js
+db = await tabsqlite.open_database("/bench/latency.db")
+post = run_js("(() => {{ const bc = new BroadcastChannel('bench-hop'); "
+              "return (x) => bc.postMessage([x, performance.timeOrigin + performance.now()]); }})()")
+commits = []
+for i in range({n}):
+    r = await db.execute("INSERT INTO l(t) VALUES (?)", [now_ms()])
+    commits.append([r.last_insert_rowid, now_ms()])
+    post(i)
+    await asyncio.sleep({gap})
+json.dumps(commits)
+"""
+
+COLD_OPEN = """
+import json, time, tabsqlite
+t0 = time.perf_counter()
+try:
+    db = await tabsqlite.open_database({path!r}, open_timeout=20)
+    await db.execute("CREATE TABLE IF NOT EXISTS c(x)")
+    ok = True
+except Exception as e:
+    ok = repr(e)
+ms = (time.perf_counter() - t0) * 1000
+if ok is True:
+    await db.close()
+json.dumps([ok, ms])
+"""
+
+TRIGGER_COST = """
+import asyncio, json, time, tabsqlite
+N = {n}
+db = await tabsqlite.open_database("/bench/trigger.db")
+out = {{"plain": [], "trigger": [], "drain_rows_per_s": []}}
+data = [[i, f"row {{i}}", 0.5] for i in range(N)]
+for _ in range({repeat}):
+    for kind in ("plain", "trigger"):
+        await db.execute("DROP TABLE IF EXISTS t")
+        await db.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, a INTEGER, b TEXT, c REAL)")
+        trig = None
+        if kind == "trigger":
+            trig = await db.triggers.create_diff_trigger(
+                source="t", destination="t_diff", when={{"INSERT": None}})
+        t0 = time.perf_counter()
+        async with db.write_transaction() as tx:
+            for r in data:
+                await tx.execute("INSERT INTO t(a, b, c) VALUES (?, ?, ?)", r)
+        out[kind].append((time.perf_counter() - t0) * 1000)
+        if trig is not None:
+            await trig.dispose()
+    got = 0
+    done = asyncio.Event()
+    async def on_change(ctx):
+        global got
+        got += len(ctx.diff_rows())
+        if got >= N:
+            done.set()
+    tracker = await db.triggers.track_table_diff(source="t", when={{"UPDATE": None}},
+                                                 on_change=on_change)
+    t0 = time.perf_counter()
+    await db.execute("UPDATE t SET a = a + 1")
+    await asyncio.wait_for(done.wait(), 60)
+    out["drain_rows_per_s"].append(N / (time.perf_counter() - t0))
+    await tracker.close()
+await db.close()
+json.dumps(out)
+"""
+
+OPEN_ONLY = """
+import json, time, tabsqlite
+t0 = time.perf_counter()
+db = await tabsqlite.open_database("/bench/startup.db")
+ms = (time.perf_counter() - t0) * 1000
+await db.close()
+json.dumps(ms)
+"""

@@ -25,8 +25,8 @@ from tabsqlite.devserver import DevServer
 from tabsqlite.testing import CHROMIUM_ARGS, BrowserTab, browser_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import browser_cases as cases  # noqa: E402
-import cpython_cases  # noqa: E402
+import browser_cases as cases
+import cpython_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = Path(__file__).resolve().parent
@@ -112,10 +112,174 @@ class Bench:
         self.row("2", "point select, main-thread mode", f"{modes['main'] * 1000:.0f} us",
                  f"{modes['main'] / modes['worker']:.2f}x", "(report)")
 
+    async def contention(self) -> None:
+        """Figure 3: 4 tabs x 250 interleaved autocommit inserts vs 1 tab x 1000."""
+        results: dict[str, Any] = {}
+        for asap in ("1", "0"):
+            label = "unlock-asap" if asap == "1" else "idle release"
+            tabs = await self.tabs(4, query=f"&unlockAsap={asap}")
+            for t in tabs:
+                await t.run(cases.NOW)
+            single, multi, lost = [], [], 0
+            single_lat: list[float] = []
+            multi_lat: list[float] = []
+            for trial in range(max(1, self.repeat // 2)):
+                path = f"/bench/contention-{asap}-{trial}-1.db"
+                one = json.loads(await tabs[0].run(cases.WRITES.format(
+                    n=1000, path=path, journal="", tag="solo"), timeout=600))
+                single.append(1000 / ((one["end"] - one["start"]) / 1000))
+                single_lat += one["lat"]
+                path = f"/bench/contention-{asap}-{trial}-4.db"
+                outs = [json.loads(x) for x in await asyncio.gather(*(
+                    t.run(cases.WRITES.format(n=250, path=path, journal="", tag=f"t{k}"),
+                          timeout=600) for k, t in enumerate(tabs)))]
+                span = max(o["end"] for o in outs) - min(o["start"] for o in outs)
+                multi.append(1000 / (span / 1000))
+                for o in outs:
+                    multi_lat += o["lat"]
+                count, ok = json.loads(await tabs[0].run(cases.COUNT.format(path=path)))
+                lost += 1000 - count
+                assert ok == "ok"
+            results[label] = {
+                "single_commits_per_s": median(single), "four_tabs_commits_per_s": median(multi),
+                "single_p95_ms": p95(single_lat), "four_tabs_p95_ms": p95(multi_lat),
+                "lost": lost,
+            }
+            r = results[label]
+            self.row("3", f"[{label}] 1 tab x 1000 autocommit (baseline)",
+                     f"{r['single_commits_per_s']:.0f} /s", "1.00", "")
+            self.row("3", f"[{label}] 4 tabs x 250 interleaved, aggregate",
+                     f"{r['four_tabs_commits_per_s']:.0f} /s",
+                     f"{r['four_tabs_commits_per_s'] / r['single_commits_per_s']:.2f}x",
+                     ">= 0.9x")
+            self.row("3", f"[{label}] p95 write latency, 4 tabs vs 1 tab",
+                     f"{r['four_tabs_p95_ms']:.0f} ms",
+                     f"{r['four_tabs_p95_ms'] / r['single_p95_ms']:.2f}x", "<= 4x")
+            self.row("3", f"[{label}] rows lost", str(lost), "", "0")
+            if asap == "1":
+                modes = {}
+                for journal in ("delete", "persist", "truncate"):
+                    rates = []
+                    for trial in range(max(1, self.repeat // 2)):
+                        o = json.loads(await tabs[0].run(cases.WRITES.format(
+                            n=300, path=f"/bench/journal-{journal}-{trial}.db", journal=journal,
+                            tag="j"), timeout=600))
+                        rates.append(300 / ((o["end"] - o["start"]) / 1000))
+                    modes[journal] = median(rates)
+                results["journal_modes_commits_per_s"] = modes
+                for journal, rate in modes.items():
+                    self.row("3", f"1 tab autocommit, journal_mode={journal}", f"{rate:.0f} /s",
+                             f"{rate / modes['delete']:.2f}x", "(report)")
+            await self.close(tabs)
+        # opfs-sahpool (exclusive to one tab): the ceiling an exclusive VFS gives.
+        context = await self.context.browser.new_context()  # type: ignore[union-attr]
+        page = await context.new_page()
+        tab = BrowserTab(page, "sahpool")
+        await page.goto(f"{self.url}/?mode=worker")
+        await tab.ready()
+        await tab.run(cases.PRELUDE)
+        ms = json.loads(await tab.run(cases.SAHPOOL.format(n=1000), timeout=600))
+        await context.close()
+        results["sahpool_commits_per_s"] = 1000 / (ms / 1000)
+        base = results["unlock-asap"]["single_commits_per_s"]
+        self.row("3", "opfs-sahpool, 1 tab, raw JS autocommit (ceiling)",
+                 f"{results['sahpool_commits_per_s']:.0f} /s",
+                 f"{results['sahpool_commits_per_s'] / base:.2f}x", "(report)")
+        self.results["contention"] = results
+
+    async def latency(self) -> None:
+        """Figure 4: commit in tab A -> fresh watch result in tab B."""
+        a, b = await self.tabs(2)
+        for t in (a, b):
+            await t.run(cases.NOW)
+        await b.run(cases.WATCH_RECEIVER)
+        n = 200
+        commits = json.loads(await a.run(cases.WATCH_SENDER.format(n=n, gap=0.04), timeout=600))
+        await asyncio.sleep(0.5)
+        arrivals = json.loads(await b.run("json.dumps(arrivals)"))
+        hops = json.loads(await b.run("json.dumps(hop.to_py())"))
+        seen = {}
+        for row_id, t in arrivals:
+            seen.setdefault(row_id, t)
+        watch = [seen[row_id] - t for row_id, t in commits if row_id in seen]
+        hop = [arrived - sent for (_, sent), arrived in hops]
+        self.results["latency_ms"] = {"watch": watch, "hop": hop,
+                                      "missed": n - len(watch)}
+        self.row("4", "BroadcastChannel hop, p50 (baseline)", f"{median(hop):.2f} ms", "", "")
+        self.row("4", "commit in A -> watch result in B, p50", f"{median(watch):.1f} ms",
+                 f"{median(watch) / median(hop):.0f}x hop", "<= 15 ms")
+        self.row("4", "commit in A -> watch result in B, p95", f"{p95(watch):.1f} ms", "",
+                 "<= 50 ms")
+        self.row("4", "commits whose result never arrived", str(n - len(watch)), "", "0")
+        await self.close([a, b])
+
+    async def cold_open(self) -> None:
+        """Figure 5: 8 tabs cold-open one file at once, repeated."""
+        tabs = await self.tabs(8)
+        times: list[float] = []
+        ok = 0
+        trials = 20
+        for trial in range(trials):
+            outs = [json.loads(x) for x in await asyncio.gather(*(
+                t.run(cases.COLD_OPEN.format(path=f"/cold/t{trial}.db"), timeout=60)
+                for t in tabs))]
+            ok += sum(1 for o in outs if o[0] is True)
+            times += [o[1] for o in outs]
+        self.results["cold_open"] = {"success": ok / (8 * trials), "times_ms": times}
+        self.row("5", "8 tabs cold-open one file, 20 trials: success", f"{ok}/{8 * trials}", "",
+                 "100%")
+        self.row("5", "8 tabs cold-open: p95 open time", f"{p95(times):.0f} ms",
+                 f"p50 {median(times):.0f}", "<= 1.5 s")
+        await self.close(tabs)
+
+    async def trigger_cost(self) -> None:
+        """Figure 6: inserts with a persisted diff trigger vs none; tracker drain rate."""
+        (tab,) = await self.tabs(1)
+        out = json.loads(await tab.run(cases.TRIGGER_COST.format(n=5000, repeat=self.repeat),
+                                       timeout=600))
+        plain, trig = median(out["plain"]), median(out["trigger"])
+        drain = median(out["drain_rows_per_s"])
+        self.results["trigger_cost"] = out
+        self.row("6", "5k inserts in a transaction, no trigger (baseline)", f"{plain:.0f} ms",
+                 "1.00", "")
+        self.row("6", "5k inserts, one persisted diff trigger", f"{trig:.0f} ms",
+                 f"{trig / plain:.2f}x", "<= 1.5x")
+        self.row("6", "track_table_diff drain rate", f"{drain:.0f} rows/s", "", "(report)")
+        await self.close([tab])
+
+    async def startup(self) -> None:
+        """Figure 8: worker start -> ready Database, against bare Pyodide start."""
+        rows = []
+        for _ in range(self.repeat):
+            (tab,) = await self.tabs(1)
+            open_ms = json.loads(await tab.run(cases.OPEN_ONLY))
+            t = tab.timings
+            rows.append({
+                "sqlite": t["sqliteReady"] - t["workerStart"],
+                "pyodide": t["pyodideReady"] - t["sqliteReady"],
+                "wheel": t["tabsqliteReady"] - t["pyodideReady"],
+                "open": open_ms,
+                "total": t["tabsqliteReady"] - t["workerStart"] + open_ms,
+            })
+            await self.close([tab])
+        med = {k: median([r[k] for r in rows]) for k in rows[0]}
+        self.results["startup_ms"] = med | {"raw": rows}
+        self.row("8", "bare Pyodide load in the worker (baseline)", f"{med['pyodide']:.0f} ms",
+                 "1.00", "")
+        self.row("8", "worker start -> ready Database", f"{med['total']:.0f} ms",
+                 f"{med['total'] / med['pyodide']:.2f}x", "(report)")
+        self.row("8", "  of which sqlite-wasm / micropip+wheel / open",
+                 f"{med['sqlite']:.0f}/{med['wheel']:.0f}/{med['open']:.0f}", "", "")
+
 
 FIGURES: dict[str, Callable[[Bench], Awaitable[None]]] = {
     "bulk": Bench.bulk,
     "round_trip": Bench.round_trip,
+    "contention": Bench.contention,
+    "latency": Bench.latency,
+    "cold_open": Bench.cold_open,
+    "trigger_cost": Bench.trigger_cost,
+    "startup": Bench.startup,
 }
 
 

@@ -261,6 +261,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
     let kind = code ? "sqlite" : "programming";
     if (e instanceof ProgrammingError) kind = "programming";
     let message = e && e.message ? e.message : String(e);
+    if (!(e instanceof ProgrammingError) && !code && e && e.stack) message += "\n" + e.stack;
     if (code) {
       // oo1 prefixes messages with the code name; keep SQLite's own text.
       message = message.replace(/^SQLITE_[A-Z_]+: (sqlite3 result code \d+: )?/, "");
