@@ -157,7 +157,7 @@ SAHPOOL = """
 import json
 from pyodide.code import run_js
 f = run_js('''async (sqlite3, n) => {
-  const pool = await sqlite3.installOpfsSAHPoolVfs({ name: 'bench-sahpool' });
+  const pool = await sqlite3.installOpfsSAHPoolVfs({{ name: 'bench-sahpool' }});
   const db = new pool.OpfsSAHPoolDb('/sah.db');
   db.exec('CREATE TABLE IF NOT EXISTS w(id INTEGER PRIMARY KEY, tab TEXT, n INTEGER)');
   const st = db.prepare('INSERT INTO w(tab, n) VALUES (?, ?)');

@@ -6,6 +6,7 @@ It prints one line per event on stdout, which the parent reads.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import sys
 import time
@@ -54,6 +55,20 @@ async def tx_then_hang(path: str) -> None:
         await asyncio.sleep(3600)
 
 
+async def cold_open(path: str, go_at: float) -> None:
+    """Wait until ``go_at`` (a time.time()), then open, write one row and close."""
+    await asyncio.sleep(max(0.0, go_at - time.time()))
+    t0 = time.monotonic()
+    try:
+        db = await tabsqlite.open_database(path, open_timeout=10)
+        await db.execute("CREATE TABLE IF NOT EXISTS opened(pid INTEGER)")
+        await db.execute("INSERT INTO opened VALUES (?)", [os.getpid()])
+        await db.close()
+        print(f"ok {time.monotonic() - t0:.3f}", flush=True)
+    except tabsqlite.OpenTimeoutError as error:
+        print(f"timeout {time.monotonic() - t0:.3f} {error}", flush=True)
+
+
 def hold_lock(path: str, seconds: float) -> None:
     """Hold an exclusive lock with a raw sqlite3 connection for ``seconds`` (-1: forever)."""
     conn = sqlite3.connect(path, isolation_level=None)
@@ -75,6 +90,8 @@ def main() -> None:
         asyncio.run(insert_on_command(path))
     elif mode == "tx-then-hang":
         asyncio.run(tx_then_hang(path))
+    elif mode == "cold-open":
+        asyncio.run(cold_open(path, float(rest[0])))
     elif mode == "hold-lock":
         hold_lock(path, float(rest[0]))
     else:

@@ -269,11 +269,19 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
     return [0, message, code, kind, wasInTx, inTx];
   }
 
+  // Fault injection for the tests: the next calls fail as if the file system had.
+  const faults = [];
+
   function run(handle, sql, paramSets) {
     let conn = null;
     let wasInTx = false;
     try {
       conn = getConn(handle);
+      if (faults.length) {
+        const f = faults.shift();
+        wasInTx = !autocommit(conn.ptr);
+        throw new SQLiteFailure(f.message, f.code);
+      }
       const ptr = conn.ptr;
       wasInTx = !autocommit(ptr);
       const before = totalChanges(ptr);
@@ -348,7 +356,16 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
       conn.cache.clear();
       conn.db.close();
     },
+    // failNext(code, message): the next statement fails with that SQLite result code (e.g.
+    // 13 SQLITE_FULL, 3 SQLITE_PERM); failNext(0, message): the next deleteFiles throws.
+    failNext(code, message) {
+      faults.push({ code, message });
+    },
     async deleteFiles(path) {
+      if (faults.length && faults[0].code === 0) {
+        const f = faults.shift();
+        throw new DOMException(f.message, "QuotaExceededError");
+      }
       const removed = [];
       for (const suffix of ["", "-journal", "-wal", "-shm"]) {
         if (await removeOpfsFile(path + suffix)) removed.push(path + suffix);

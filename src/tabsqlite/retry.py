@@ -41,8 +41,8 @@ async def retry_while_busy(
     """Call ``attempt`` until it succeeds, retrying on ``retry_on`` errors.
 
     Waits with :class:`Backoff` between attempts and gives up with
-    :class:`OpenTimeoutError` once ``timeout`` seconds have passed (the last attempt starts at the
-    deadline at the latest). Cancelling the calling task cancels the wait at once.
+    :class:`OpenTimeoutError` once ``timeout`` seconds have passed: an attempt still running
+    at the deadline is cancelled. Cancelling the calling task cancels the wait at once.
     """
     backoff = backoff or Backoff()
     start = time.monotonic()
@@ -52,9 +52,15 @@ async def retry_while_busy(
     while True:
         attempts += 1
         try:
-            return await attempt()
+            # An attempt may itself wait (for a lock held by another tab): never past the
+            # deadline.
+            return await asyncio.wait_for(attempt(), max(deadline - time.monotonic(), 0.001))
         except retry_on as error:
             last_error = error
+        except TimeoutError as error:
+            if isinstance(error, OpenTimeoutError):
+                raise
+            raise OpenTimeoutError(path, time.monotonic() - start, attempts, last_error) from None
         now = time.monotonic()
         remaining = deadline - now
         if remaining <= 0:

@@ -14,7 +14,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..commit_tracking import CommitTracker, StatementInfo
-from ..errors import BusyError, DatabaseClosedError, ProgrammingError, sqlite_error
+from ..errors import (
+    BusyError,
+    DatabaseClosedError,
+    DatabaseError,
+    ProgrammingError,
+    sqlite_error,
+)
 from ..holds import scope_id
 from ..paths import is_memory
 from ..runtime import (
@@ -382,6 +388,8 @@ class PyodideRuntime(Runtime):
                             code_name="SQLITE_BUSY")
         try:
             await self._glue.deleteFiles(path)
+        except Exception as error:  # a JS error from OPFS (quota, permission, busy handle)
+            raise DatabaseError(f"could not delete {path}: {error}") from error
         finally:
             lock.release()
 
