@@ -157,7 +157,7 @@ SAHPOOL = """
 import json
 from pyodide.code import run_js
 f = run_js('''async (sqlite3, n) => {
-  const pool = await sqlite3.installOpfsSAHPoolVfs({{ name: 'bench-sahpool' }});
+  const pool = await sqlite3.installOpfsSAHPoolVfs({ name: 'bench-sahpool' });
   const db = new pool.OpfsSAHPoolDb('/sah.db');
   db.exec('CREATE TABLE IF NOT EXISTS w(id INTEGER PRIMARY KEY, tab TEXT, n INTEGER)');
   const st = db.prepare('INSERT INTO w(tab, n) VALUES (?, ?)');
@@ -167,7 +167,7 @@ f = run_js('''async (sqlite3, n) => {
   st.finalize(); db.close();
   return ms;
 }''')
-ms = await f(glue.sqlite3, {n})
+ms = await f(glue.sqlite3, N_ROWS)
 json.dumps(ms)
 """
 
@@ -194,8 +194,8 @@ WATCH_SENDER = """
 import asyncio, json, tabsqlite
 from pyodide.code import run_js
 db = await tabsqlite.open_database("/bench/latency.db")
-post = run_js("(() => {{ const bc = new BroadcastChannel('bench-hop'); "
-              "return (x) => bc.postMessage([x, performance.timeOrigin + performance.now()]); }})()")
+post = run_js("(() => {{ const bc = new BroadcastChannel('bench-hop'); return (x) => "
+              "bc.postMessage([x, performance.timeOrigin + performance.now()]); }})()")
 commits = []
 for i in range({n}):
     r = await db.execute("INSERT INTO l(t) VALUES (?)", [now_ms()])

@@ -249,3 +249,25 @@ async def test_smoke_both_modes(open_tabs: Any, mode: str) -> None:
         json.dumps(r)
     """)
     assert json.loads(err) == ["SQLiteError", 1, "ProgrammingError"]
+
+
+async def test_schema_statements_reused_across_schema_changes(open_tabs: Any) -> None:
+    """Regression: reusing prepared DROP/CREATE/EXPLAIN across schema changes trapped
+    ("memory access out of bounds") inside sqlite-wasm."""
+    (tab,) = await open_tabs(1)
+    out = await tab.run("""
+        import tabsqlite
+        d = await tabsqlite.open_database("/regress/explain.db")
+        await d.execute("PRAGMA journal_mode=delete")
+        await d.execute("SELECT count(*) FROM sqlite_schema")
+        for _ in range(4):
+            await d.execute("DROP TABLE IF EXISTS t")
+            await d.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, a INTEGER)")
+            await d.execute("EXPLAIN INSERT INTO t DEFAULT VALUES")
+            trig = await d.triggers.create_diff_trigger(source="t", destination="t_d",
+                                                        when={"INSERT": None})
+            await d.execute("INSERT INTO t(a) VALUES (1)")
+            await trig.dispose()
+        (await d.get("SELECT count(*) AS n FROM t"))["n"]
+    """)
+    assert out == 1

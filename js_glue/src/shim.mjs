@@ -20,6 +20,9 @@ const AUTH = {
 const SQLITE_INTEGER = 1, SQLITE_FLOAT = 2, SQLITE_TEXT = 3, SQLITE_BLOB = 4;
 const STMT_CACHE = 200;
 const SEP = "\x1e", UNIT = "\x1f";
+// Statements not worth keeping prepared (and schema statements, which reused across schema
+// changes next to EXPLAIN made sqlite-wasm 3.54 trap with "memory access out of bounds").
+const NO_CACHE = /^\s*(CREATE|DROP|ALTER|EXPLAIN|PRAGMA|VACUUM|ATTACH|DETACH|REINDEX|ANALYZE)\b/i;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER), MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
 
 class ProgrammingError extends Error {}
@@ -109,7 +112,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
       stmt.finalize();
       throw new ProgrammingError("You can only execute one statement at a time.");
     }
-    entry = { stmt, info: conn.collect || newInfo(),
+    entry = { stmt, info: conn.collect || newInfo(), keep: !NO_CACHE.test(sql),
               readonly: !!capi.sqlite3_stmt_readonly(stmt.pointer),
               noColumns: stmt.columnCount === 0 };
     conn.cache.set(sql, entry);
@@ -269,11 +272,20 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
     return [0, message, code, kind, wasInTx, inTx];
   }
 
+  // Finalize a statement that is not kept prepared (see NO_CACHE).
+  function drop(conn, sql, entry) {
+    if (!entry.keep && conn.cache.get(sql) === entry) {
+      conn.cache.delete(sql);
+      entry.stmt.finalize();
+    }
+  }
+
   // Fault injection for the tests: the next calls fail as if the file system had.
   const faults = [];
 
   function run(handle, sql, paramSets) {
     let conn = null;
+    let entry = null;
     let wasInTx = false;
     try {
       conn = getConn(handle);
@@ -287,7 +299,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
       const before = totalChanges(ptr);
       conn.collect = null;
       conn.collecting = true;
-      const entry = prepare(conn, sql);
+      entry = prepare(conn, sql);
       const stmt = entry.stmt;
       const rows = [];
       const fixups = [];
@@ -315,17 +327,20 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
       const rowid = lastRowid(ptr);
       const inTx = !autocommit(ptr);
       if (noColumns) {
+        drop(conn, sql, entry);
         return "1" + SEP + rowsAffected + SEP + rowid + SEP +
           ((wasInTx ? 1 : 0) | (inTx ? 2 : 0) | (changed ? 4 : 0)) + SEP + packed(info);
       }
       const columns = [];
       for (let i = 0, n = stmt.columnCount; i < n; i++) columns.push(capi.sqlite3_column_name(stmt.pointer, i));
+      drop(conn, sql, entry);
       return [1, columns, rows, rowsAffected, rowid, wasInTx, inTx, changed,
               [...info.writes], [...info.ddl], info.rollback, fixups];
     } catch (e) {
       if (conn) {
         conn.collect = null;
         conn.collecting = false;
+        if (entry) drop(conn, sql, entry);
       }
       return errorResult(conn, e, wasInTx);
     }
