@@ -48,7 +48,7 @@ async def run(repeat: int) -> tuple[list[tuple[str, str, str, str, str]], dict[s
             while (await asyncio.wait_for(anext(watch), 5))[0]["n"] != i + 1:
                 pass
             latencies.append((time.time() - committed) * 1000)
-            await asyncio.sleep(0.005)
+            await asyncio.sleep(0.05)  # commits spaced beyond the default 30 ms throttle
         await proc.wait()
         # Idle CPU of a process that is watching.
         waiter = asyncio.ensure_future(anext(watch))
