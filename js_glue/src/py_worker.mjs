@@ -7,24 +7,11 @@ import sqlite3InitModule from "../node_modules/@sqlite.org/sqlite-wasm/dist/inde
 import { loadPyodide } from "../node_modules/pyodide/pyodide.mjs";
 import { createShim } from "./shim.mjs";
 import { coordination } from "./coordination.mjs";
+import { toPlain } from "./convert.mjs";
 
 let pyodide = null;
 let startPromise = null;
 const now = () => performance.timeOrigin + performance.now();
-
-function toPlain(value, destroy = true) {
-  if (value && typeof value.toJs === "function") {
-    let converted;
-    try {
-      converted = value.toJs({ dict_converter: Object.fromEntries, create_pyproxies: false });
-    } catch {
-      converted = String(value);
-    }
-    if (destroy) value.destroy?.();
-    return converted;
-  }
-  return value;
-}
 
 async function start(init) {
   const timings = { workerStart: now() };

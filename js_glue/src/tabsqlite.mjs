@@ -9,6 +9,7 @@
 // database directly. "main": Pyodide runs on the page (Python can touch the DOM) and every
 // database call is proxied to a database worker. The Python API is the same in both.
 import { coordination } from "./coordination.mjs";
+import { toPlain } from "./convert.mjs";
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -102,7 +103,7 @@ async function startMainThreadTab(options) {
     deleteFiles: (path) => call("deleteFiles", path),
     ...coordination,
     post_to_page(data) {
-      if (options.onEvent) options.onEvent(data && data.toJs ? data.toJs({ dict_converter: Object.fromEntries }) : data);
+      if (options.onEvent) options.onEvent(toPlain(data, false));
     },
   });
   await pyodide.runPythonAsync("import tabsqlite");
@@ -111,18 +112,7 @@ async function startMainThreadTab(options) {
     pyodide,
     timings: { pageStart: started, pyodideReady, ready: now() },
     async run(code) {
-      const value = await pyodide.runPythonAsync(code);
-      if (value && typeof value.toJs === "function") {
-        let converted;
-        try {
-          converted = value.toJs({ dict_converter: Object.fromEntries, create_pyproxies: false });
-        } catch {
-          converted = String(value);
-        }
-        value.destroy?.();
-        return converted;
-      }
-      return value;
+      return toPlain(await pyodide.runPythonAsync(code));
     },
     terminate() {
       worker.terminate();
