@@ -159,11 +159,8 @@ class Database(Queries):
     async def _query(self, sql: str, params: Params, many: bool) -> QueryResult:
         if self._closing:
             raise DatabaseClosedError(f"database {self.path!r} is closed")
-        mapping = current_transaction.get()
-        if mapping:
-            tx = mapping.get(id(self))
-            if tx is not None and tx.active:  # join the task's transaction
-                return await self._raw(sql, params, many)
+        if self._transaction_of_current_task() is not None:  # join the task's transaction
+            return await self._raw(sql, params, many)
         async with self._lock:
             self._check_open()
             return await self._raw(sql, params, many)

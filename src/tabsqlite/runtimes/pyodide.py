@@ -58,6 +58,8 @@ def database_lock_name(path: str) -> str:
 
 
 _SCALARS = (str, float, type(None))
+_MAX_SAFE = 2**53 - 1  # ints JS numbers hold exactly
+_MIN_SAFE = -(2**53 - 1)
 _SEP = "\x1e"
 _UNIT = "\x1f"
 
@@ -73,10 +75,6 @@ def _scalar_args(params: Params) -> tuple[Any, ...] | None:
         elif not isinstance(v, _SCALARS) or (isinstance(v, str) and not v.isascii()):
             return None
     return tuple(params)
-
-
-_MAX_SAFE = 2**53 - 1
-_MIN_SAFE = -(2**53 - 1)
 
 
 def _value(v: Any) -> Any:
@@ -122,14 +120,16 @@ def _js_param_sets(seq_of_params: Sequence[Params]) -> Any:
 
     if isinstance(seq_of_params, str | bytes | bytearray):
         raise ProgrammingError("execute_many needs a sequence of parameter sets")
+    sets: list[Any] = []
+    for p in seq_of_params:
+        if isinstance(p, str | bytes | bytearray):
+            raise ProgrammingError("each parameter set must be a sequence or mapping")
+        try:
+            sets.append(p if isinstance(p, Mapping) else list(p))
+        except TypeError:
+            raise ProgrammingError("each parameter set must be a sequence or mapping") from None
     try:
-        sets = [p if isinstance(p, Mapping) else list(p) for p in seq_of_params]
-        for p in sets:
-            if isinstance(p, str | bytes | bytearray):
-                raise ProgrammingError("each parameter set must be a sequence or mapping")
         return ffi.to_js(sets, dict_converter=Object.fromEntries, create_pyproxies=False)
-    except ProgrammingError:
-        raise
     except Exception:
         # Something to_js can't carry: convert value by value for a precise error.
         return ffi.to_js([_js_params(p) for p in seq_of_params])
