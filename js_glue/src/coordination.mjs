@@ -49,6 +49,51 @@ export function requestLock(name, timeoutMs, ifAvailable = false) {
   };
 }
 
+// Run `fn()` inside the exclusive lock `name`, in the grant callback itself: no task switch
+// happens while the lock is held, so the next tab gets it as soon as `fn` returns. Returns
+// {promise, cancel}: `promise` resolves to fn's result, or to undefined if `timeoutMs` passed
+// before the grant. After `fn` ran, `keep(release)` decides: true keeps the lock until
+// `release()` is called (a transaction left open), false gives it back at once. `cancel()`
+// withdraws a request not yet granted and returns undefined, or returns fn's result if it ran.
+export function runLocked(name, timeoutMs, fn, keep) {
+  const controller = new AbortController();
+  let timer = null;
+  let ran = false;
+  let result;
+  const promise = new Promise((resolve, reject) => {
+    if (timeoutMs >= 0) {
+      timer = setTimeout(() => controller.abort(new DOMException("timeout", "TimeoutError")), timeoutMs);
+    }
+    navigator.locks.request(name, { mode: "exclusive", signal: controller.signal }, () => {
+      if (timer !== null) clearTimeout(timer);
+      let failed = null;
+      try {
+        result = fn();
+      } catch (e) {
+        failed = e;
+      }
+      ran = true;
+      let held;
+      const kept = keep(() => held && held());
+      if (failed) reject(failed);
+      else resolve(result);
+      return kept ? new Promise((done) => { held = done; }) : undefined;
+    }).catch((e) => {
+      if (timer !== null) clearTimeout(timer);
+      if (e && (e.name === "AbortError" || e.name === "TimeoutError")) resolve(undefined);
+      else reject(e);
+    });
+  });
+  return {
+    promise,
+    cancel() {
+      if (ran) return result;
+      controller.abort(new DOMException("cancelled", "AbortError"));
+      return undefined;
+    },
+  };
+}
+
 // Names of the locks held by anyone on this origin.
 export async function heldLocks() {
   const state = await navigator.locks.query();
@@ -71,4 +116,4 @@ export function openChannel(name, onMessage) {
   };
 }
 
-export const coordination = { requestLock, heldLocks, openChannel };
+export const coordination = { requestLock, runLocked, heldLocks, openChannel };

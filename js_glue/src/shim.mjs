@@ -12,6 +12,9 @@
 //   error: [0, message, extendedCode, kind, wasInTx, inTx]
 // `fixups` lists [row, col, kind] for values JS can't carry faithfully: kind "f" is a REAL
 // that happens to be integral (JS has one number type), "b" is a BLOB (a Uint8Array).
+// lockedExec*() run the same inside the database's Web Lock (the statement starts in the
+// grant callback, so no other task runs while the lock is held).
+import { runLocked } from "./coordination.mjs";
 
 const AUTH = {
   CREATE_TABLE: 2, CREATE_TEMP_TABLE: 4, DELETE: 9, DROP_TABLE: 11, DROP_TEMP_TABLE: 13,
@@ -346,6 +349,30 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
     }
   }
 
+  // Locks kept by a statement that left a transaction open: handle -> release function.
+  const kept = new Map();
+
+  // Run `work` for `handle` inside the Web Lock `lockName` (see runLocked): the statement
+  // starts in the grant callback, and the lock stays only while a transaction is open.
+  function locked(handle, lockName, timeoutMs, work) {
+    return runLocked(lockName, timeoutMs, work, (release) => {
+      const conn = conns.get(handle);
+      if (conn && !autocommit(conn.ptr)) {
+        kept.set(handle, release);
+        return true;
+      }
+      return false;
+    });
+  }
+
+  function unlock(handle) {
+    const release = kept.get(handle);
+    if (release) {
+      kept.delete(handle);
+      release();
+    }
+  }
+
   return {
     open(path, options) {
       try {
@@ -363,7 +390,20 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
     execMany(handle, sql, paramSets) {
       return run(handle, sql, paramSets);
     },
+    // The same three, each run inside the database's Web Lock; they return {promise, cancel}.
+    lockedExec(handle, lockName, timeoutMs, sql, params) {
+      return locked(handle, lockName, timeoutMs, () => run(handle, sql, [params]));
+    },
+    lockedExecArgs(handle, lockName, timeoutMs, sql, ...params) {
+      return locked(handle, lockName, timeoutMs, () => run(handle, sql, [params]));
+    },
+    lockedExecMany(handle, lockName, timeoutMs, sql, paramSets) {
+      return locked(handle, lockName, timeoutMs, () => run(handle, sql, paramSets));
+    },
+    // Give back the lock a statement kept for its open transaction.
+    unlock,
     close(handle) {
+      unlock(handle);
       const conn = conns.get(handle);
       if (!conn) return;
       conns.delete(handle);

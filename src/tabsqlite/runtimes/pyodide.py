@@ -10,6 +10,7 @@ Locks, which the browser frees when a tab closes or crashes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -163,6 +164,17 @@ class _Lock:
         self._request.cancel()
 
 
+class _KeptLock:
+    """The Web Lock the shim kept for this connection's open transaction."""
+
+    def __init__(self, glue: Any, handle: int) -> None:
+        self._glue = glue
+        self._handle = handle
+
+    def release(self) -> None:
+        self._glue.unlock(self._handle)
+
+
 class PyodideConnection(Connection):
     """One sqlite-wasm connection; calls are direct (worker mode) or proxied (main mode)."""
 
@@ -176,9 +188,14 @@ class PyodideConnection(Connection):
         self._exec = glue.exec
         self._exec_args = glue.execArgs
         self._exec_many = glue.execMany
+        # Worker mode: a statement outside a transaction runs inside the Web Lock's grant
+        # callback in JS, so the lock is never held while this tab's Python wakes up.
+        self._locked_exec: Any = None if self._async else glue.lockedExec
+        self._locked_args: Any = None if self._async else glue.lockedExecArgs
+        self._locked_many: Any = None if self._async else glue.lockedExecMany
         self._lock_name = lock_name
         self.lock_timeout_ms = lock_timeout_ms
-        self._lock: _Lock | None = None
+        self._lock: _Lock | _KeptLock | None = None
         self._in_tx = False
         self._tracker = CommitTracker()
         self._facts: dict[str, StatementInfo] = {}
@@ -201,6 +218,31 @@ class PyodideConnection(Connection):
         lock, self._lock = self._lock, None
         if lock is not None:
             lock.release()
+
+    async def _run_locked(self, request: Any) -> QueryResult:
+        """Wait for a statement the shim runs inside the Web Lock, and take its result."""
+        try:
+            raw = await request.promise
+        except asyncio.CancelledError:
+            raw = request.cancel()
+            if raw is not None:  # it ran already: keep the transaction state (and lock) in step
+                with contextlib.suppress(DatabaseError):
+                    self._locked_result(raw)
+            raise
+        if raw is None:
+            raise BusyError(
+                f"database is locked: waited {self.lock_timeout_ms} ms for another tab",
+                extended_code=5,
+                code_name="SQLITE_BUSY",
+            )
+        return self._locked_result(raw)
+
+    def _locked_result(self, raw: Any) -> QueryResult:
+        try:
+            return self._result(raw)
+        finally:
+            if self._in_tx:  # the shim kept the lock for the open transaction
+                self._lock = _KeptLock(self._glue, self._handle)
 
     def _result(self, raw: Any) -> QueryResult:
         """Turn the shim's answer into a result (or raise), tracking the transaction state."""
@@ -246,6 +288,18 @@ class PyodideConnection(Connection):
         if self._closed:
             raise DatabaseClosedError("connection is closed")
         if self._lock is None and self._lock_name is not None:
+            if self._locked_args is not None:
+                args = _scalar_args(params)
+                if args is not None:
+                    request = self._locked_args(
+                        self._handle, self._lock_name, self.lock_timeout_ms, sql, *args
+                    )
+                else:
+                    request = self._locked_exec(
+                        self._handle, self._lock_name, self.lock_timeout_ms, sql,
+                        _js_params(params),
+                    )
+                return await self._run_locked(request)
             await self._acquire()
         try:
             args = _scalar_args(params)
@@ -264,6 +318,12 @@ class PyodideConnection(Connection):
         if self._closed:
             raise DatabaseClosedError("connection is closed")
         if self._lock is None and self._lock_name is not None:
+            if self._locked_many is not None:
+                request = self._locked_many(
+                    self._handle, self._lock_name, self.lock_timeout_ms, sql,
+                    _js_param_sets(seq_of_params),
+                )
+                return await self._run_locked(request)
             await self._acquire()
         try:
             raw = self._exec_many(self._handle, sql, _js_param_sets(seq_of_params))
