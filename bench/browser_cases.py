@@ -127,12 +127,14 @@ def now_ms():
 """
 
 WRITES = """
-import json, time, tabsqlite
+import asyncio, json, time, tabsqlite
 N = {n}
 db = await tabsqlite.open_database({path!r})
 if {journal!r}:
     await db.execute("PRAGMA journal_mode={journal}")
 await db.execute("CREATE TABLE IF NOT EXISTS w(id INTEGER PRIMARY KEY, tab TEXT, n INTEGER)")
+while now_ms() < {start_at}:  # every tab has opened: start together
+    await asyncio.sleep(0.002)
 lat = []
 start = now_ms()
 for i in range(N):
@@ -142,6 +144,37 @@ for i in range(N):
 end = now_ms()
 await db.close()
 json.dumps({{"start": start, "end": end, "lat": lat}})
+"""
+
+# The same writes from raw JS on sqlite-wasm, each inside a Web Lock: what the hand-over
+# between tabs costs without tabsqlite.
+RAW_WRITES = """
+import json
+from pyodide.code import run_js
+import tabsqlite_glue as glue
+f = run_js('''async (sqlite3, path, n, tag, startAt) => {{
+  const db = new sqlite3.oo1.DB({{filename: 'file:' + path + '?vfs=opfs&opfs-unlock-asap=1',
+                                 flags: 'c'}});
+  const lock = 'raw-bench' + path;
+  await navigator.locks.request(lock, () =>
+    db.exec('CREATE TABLE IF NOT EXISTS w(id INTEGER PRIMARY KEY, tab TEXT, n INTEGER)'));
+  while (performance.timeOrigin + performance.now() < startAt) {{
+    await new Promise((r) => setTimeout(r, 2));
+  }}
+  const st = db.prepare('INSERT INTO w(tab, n) VALUES (?, ?)');
+  const lat = [];
+  const start = performance.timeOrigin + performance.now();
+  for (let i = 0; i < n; i++) {{
+    const t0 = performance.now();
+    await navigator.locks.request(lock, () => {{ st.bind([tag, i]).stepReset(); }});
+    lat.push(performance.now() - t0);
+  }}
+  const end = performance.timeOrigin + performance.now();
+  st.finalize();
+  db.close();
+  return JSON.stringify({{start, end, lat}});
+}}''')
+await f(glue.sqlite3, {path!r}, {n}, {tag!r}, {start_at})
 """
 
 COUNT = """
@@ -224,13 +257,18 @@ TRIGGER_COST = """
 import asyncio, json, time, tabsqlite
 N = {n}
 db = await tabsqlite.open_database("/bench/trigger.db")
-out = {{"plain": [], "trigger": [], "drain_rows_per_s": []}}
+out = {{"plain": [], "trigger": [], "minimal": [], "drain_rows_per_s": []}}
 data = [[i, f"row {{i}}", 0.5] for i in range(N)]
 for _ in range({repeat}):
-    for kind in ("plain", "trigger"):
+    for kind in ("plain", "trigger", "minimal"):
         await db.execute("DROP TABLE IF EXISTS t")
+        await db.execute("DROP TABLE IF EXISTS minimal_log")
         await db.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, a INTEGER, b TEXT, c REAL)")
         trig = None
+        if kind == "minimal":  # the floor: a hand-written trigger copying only the row id
+            await db.execute("CREATE TABLE minimal_log(id)")
+            await db.execute("CREATE TRIGGER minimal AFTER INSERT ON t "
+                             "BEGIN INSERT INTO minimal_log VALUES (NEW.id); END")
         if kind == "trigger":
             trig = await db.triggers.create_diff_trigger(
                 source="t", destination="t_diff", when={{"INSERT": None}})

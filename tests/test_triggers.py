@@ -21,7 +21,9 @@ async def db(db_path: str, open_db: Any) -> tabsqlite.Database:
 
 
 async def diff(db: tabsqlite.Database, table: str = "d") -> list[dict[str, Any]]:
-    rows = await db.get_all(f'SELECT * FROM "{table}" ORDER BY operation_id')
+    rows = await db.get_all(
+        "SELECT operation_id, id, operation, timestamp, value, previous_value "
+        f'FROM "{table}" ORDER BY operation_id')
     for r in rows:
         for col in ("value", "previous_value"):
             if r[col] is not None:
@@ -87,6 +89,22 @@ async def test_many_columns(db_path: str, open_db: Any) -> None:
                      f"{', '.join(str(i) for i in range(150))})")
     (row,) = await diff(db)
     assert row["value"] == {"id": 1, **{c: i for i, c in enumerate(cols)}}
+
+
+async def test_too_many_columns_is_a_typed_error(db_path: str, open_db: Any) -> None:
+    db = await open_db(db_path)
+    cols = [f"c{i}" for i in range(1200)]
+    await db.execute(f"CREATE TABLE wide(id INTEGER PRIMARY KEY, {', '.join(cols)})")
+    with pytest.raises(tabsqlite.InvalidArgumentError, match="pass columns"):
+        await db.triggers.create_diff_trigger(source="wide", destination="d", when=ALL)
+    assert await db.get_optional("SELECT name FROM sqlite_schema WHERE name = 'd'") is None
+    await db.triggers.create_diff_trigger(source="wide", destination="d", when=ALL,
+                                          columns=cols[:500])
+    await db.execute("INSERT INTO wide(id, c499) VALUES (1, 'x')")
+    await db.execute("UPDATE wide SET c499 = 'y'")
+    rows = await diff(db)
+    assert [r["value"]["c499"] for r in rows] == ["x", "y"]
+    assert rows[1]["previous_value"]["c499"] == "x"
 
 
 async def test_before_create_snapshot_and_concurrent_inserts_add_up(

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["Database", "OpenContext", "open_database"]
 
 log = logging.getLogger("tabsqlite")
+_KICK_SPACING = 0.5  # seconds between data_version reads that follow messages
 
 DEFAULT_OPEN_TIMEOUT = 15.0
 DEFAULT_BUSY_TIMEOUT = 10.0
@@ -66,6 +67,7 @@ class Database(Queries):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._signal_check_interval = signal_check_interval
         self._data_version_seen = 0
+        self._heard = 0  # change messages received from other connections
         self._data_version_kick = asyncio.Event()
         self._triggers: TriggerManager | None = None
         #: Statements run through this connection (for tests and diagnostics).
@@ -206,6 +208,7 @@ class Database(Queries):
         decoded = self._receiver.receive(raw)
         if decoded is None:
             return
+        self._heard += 1
         self._hub.publish(ChangeEvent(decoded.tables, unknown=decoded.unknown, remote=True))
         self._data_version_kick.set()
 
@@ -215,29 +218,43 @@ class Database(Queries):
         return int(value)
 
     async def _check_data_version_loop(self) -> None:
-        """Back-stop for lost messages: another connection committed, nobody told us."""
+        """Back-stop for lost messages: another connection committed, nobody told us.
+
+        After messages, ``PRAGMA data_version`` is read to note the versions they covered
+        (at most every ``_KICK_SPACING`` s: under contention each read queues for the
+        database lock behind the writers, so a burst of messages shares one read). With no
+        message for ``signal_check_interval`` s, a changed version is waited on for a short
+        grace and then announced as "unknown tables changed". A lost message between two
+        that came is a sequence gap, which the receiver reports itself.
+        """
+        loop = asyncio.get_running_loop()
         interval = self._signal_check_interval
         grace = min(0.25, interval)
+        next_kick_read = 0.0
         while True:
             kicked = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._data_version_kick.wait(), interval)
                 kicked = True
+            if kicked and (delay := next_kick_read - loop.time()) > 0:
+                await asyncio.sleep(delay)
             self._data_version_kick.clear()
             if self._lock.locked() and not kicked:
                 continue
+            heard = self._heard
             async with self._lock:
                 if self._closing:
                     return
                 version = await self._data_version()
             if kicked:
+                next_kick_read = loop.time() + _KICK_SPACING
                 self._data_version_seen = max(self._data_version_seen, version)
                 continue
             if version <= self._data_version_seen:
                 continue
             await asyncio.sleep(grace)  # its message may be on the way
-            if self._data_version_seen < version:
-                self._data_version_seen = version
+            self._data_version_seen = max(self._data_version_seen, version)
+            if self._heard == heard:
                 self._receiver.gaps += 1
                 self._hub.publish(ChangeEvent(frozenset(), unknown=True, remote=True))
 

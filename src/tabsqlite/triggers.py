@@ -39,27 +39,54 @@ REGISTRY = "_tabsqlite_diff_triggers"
 PREFIX = "_tabsqlite_"
 OPERATIONS = ("INSERT", "UPDATE", "DELETE")
 _JSON_CHUNK = 50  # columns per json_object() call (SQLite allows 127 arguments by default)
+_MAX_TRACKED_COLUMNS = 990  # two stored copies each, under SQLite's 2000-column limit
 _DIFF_COLUMNS = "operation_id, id, operation, timestamp, value, previous_value"
 
 When = Mapping[str, str | None]
 
 
-def _json_of(columns: Sequence[str], ref: str) -> str:
-    """SQL for a JSON object of the given columns of NEW or OLD (blobs as hex text)."""
-    if not columns:
+def _json_of(names: Sequence[str], prefix: str) -> str:
+    """SQL for the JSON object of stored copies ``<prefix>0..`` keyed by ``names`` (blobs as
+    hex text): the expression of a generated column, computed when the row is read."""
+    if not names:
         return "json_object()"
     parts = []
-    for start in range(0, len(columns), _JSON_CHUNK):
+    for start in range(0, len(names), _JSON_CHUNK):
         args = []
-        for col in columns[start:start + _JSON_CHUNK]:
-            q = f"{ref}.{quote_identifier(col)}"
-            literal = "'" + col.replace("'", "''") + "'"
+        for i in range(start, min(start + _JSON_CHUNK, len(names))):
+            q = f"{prefix}{i}"
+            literal = "'" + names[i].replace("'", "''") + "'"
             args.append(f"{literal}, iif(typeof({q}) = 'blob', hex({q}), {q})")
         parts.append(f"json_object({', '.join(args)})")
     expr = parts[0]
     for part in parts[1:]:
         expr = f"json_patch({expr}, {part})"
     return expr
+
+
+_OP_CODES = {"INSERT": 1, "UPDATE": 2, "DELETE": 3}
+
+
+def _destination_sql(destination: str, columns: Sequence[str], temp: bool) -> str:
+    """The diff table. Triggers store plain copies: the operation as a small integer, the time
+    as a julian day number, the values (``_v<i>`` of NEW, or OLD for DELETE; ``_p<i>`` of OLD
+    for UPDATE). ``operation``, ``timestamp``, ``value`` and ``previous_value`` are virtual
+    columns that format them when read: building JSON and text on every write cost more than
+    the write itself, and so did AUTOINCREMENT (a read and a write of ``sqlite_sequence`` per
+    row), so ``operation_id`` is the rowid. The six documented columns come first."""
+    n = len(columns)
+    stored = "".join(f", _v{i}" for i in range(n)) + "".join(f", _p{i}" for i in range(n))
+    return (
+        f"CREATE {'TEMP ' if temp else ''}TABLE {quote_identifier(destination)} ("
+        "operation_id INTEGER PRIMARY KEY, id, "
+        "operation TEXT GENERATED ALWAYS AS "
+        "(CASE _op WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END) VIRTUAL, "
+        "timestamp TEXT GENERATED ALWAYS AS (strftime('%Y-%m-%dT%H:%M:%fZ', _at)) VIRTUAL, "
+        f"value TEXT GENERATED ALWAYS AS ({_json_of(columns, '_v')}) VIRTUAL, "
+        "previous_value TEXT GENERATED ALWAYS AS "
+        f"(iif(_op = 2, {_json_of(columns, '_p')}, NULL)) VIRTUAL, "
+        f"_op INTEGER NOT NULL, _at REAL NOT NULL{stored})"
+    )
 
 
 def _check_when(when: object) -> dict[str, str | None]:
@@ -336,7 +363,8 @@ class TriggerManager:
 
         ``when`` maps the operations to track (``"INSERT"``, ``"UPDATE"``, ``"DELETE"``) to a
         SQL condition on ``NEW``/``OLD`` (or ``None`` for every row). The destination gets
-        ``operation_id`` (increasing), ``id`` (the row's ``id_column``), ``operation``,
+        ``operation_id`` (increasing in the order of the changes; a rowid, so ids of deleted
+        newest rows are used again), ``id`` (the row's ``id_column``), ``operation``,
         ``timestamp`` (ISO 8601 UTC, ms), ``value`` (JSON of ``columns`` of NEW, or OLD for
         DELETE; all columns when ``None``, ``{}`` for ``[]``) and ``previous_value`` (JSON of
         OLD, UPDATE only). ``before_create(tx)`` runs in the same transaction just before
@@ -378,13 +406,12 @@ class TriggerManager:
                 if persisted:
                     await self._ensure_registry(tx)
                     hold = await self._holds.acquire(hold_name(db.path, trigger_id))
-                temp = "" if persisted else "TEMP "
-                await tx.execute(
-                    f"CREATE {temp}TABLE {quote_identifier(destination)} ("
-                    "operation_id INTEGER PRIMARY KEY AUTOINCREMENT, id, "
-                    "operation TEXT NOT NULL, timestamp TEXT NOT NULL, value TEXT, "
-                    "previous_value TEXT)"
-                )
+                if len(tracked) > _MAX_TRACKED_COLUMNS:
+                    raise InvalidArgumentError(
+                        f"{len(tracked)} columns are more than a diff table can hold "
+                        f"({_MAX_TRACKED_COLUMNS}); pass columns=[...]"
+                    )
+                await tx.execute(_destination_sql(destination, tracked, not persisted))
                 if before_create is not None:
                     await before_create(tx)
                 for op, name in zip(ops, trigger_names, strict=True):
@@ -495,16 +522,18 @@ class TriggerManager:
     def _trigger_sql(name: str, op: str, condition: str | None, source: str, destination: str,
                      columns: Sequence[str], id_ref: str, persisted: bool) -> str:
         ref = "OLD" if op == "DELETE" else "NEW"
-        value = _json_of(columns, ref)
-        previous = _json_of(columns, "OLD") if op == "UPDATE" else "NULL"
         row_id = "rowid" if id_ref == "rowid" else quote_identifier(id_ref)
+        targets = [f"_v{i}" for i in range(len(columns))]
+        values = [f"{ref}.{quote_identifier(c)}" for c in columns]
+        if op == "UPDATE":
+            targets += [f"_p{i}" for i in range(len(columns))]
+            values += [f"OLD.{quote_identifier(c)}" for c in columns]
         when_sql = f" WHEN ({condition})" if condition is not None else ""
         kind = "TRIGGER" if persisted else "TEMP TRIGGER"
         target = quote_identifier(source) if persisted else f"main.{quote_identifier(source)}"
+        names = ", ".join(["id", "_op", "_at", *targets])
+        row = ", ".join([f"{ref}.{row_id}", str(_OP_CODES[op]), "julianday('now')", *values])
         return (
             f"CREATE {kind} {quote_identifier(name)} AFTER {op} ON {target}{when_sql} BEGIN "
-            f"INSERT INTO {quote_identifier(destination)} "
-            "(id, operation, timestamp, value, previous_value) VALUES ("
-            f"{ref}.{row_id}, '{op}', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), "
-            f"{value}, {previous}); END"
+            f"INSERT INTO {quote_identifier(destination)} ({names}) VALUES ({row}); END"
         )
