@@ -96,7 +96,7 @@ async def test_killed_process_orphans_are_dropped_at_next_open(
             assert "live_diff" in names
             triggers = await fresh.get_all(
                 "SELECT name FROM sqlite_schema WHERE type = 'trigger'")
-            assert [t["name"] for t in triggers] == [live.trigger_names[0]]
+            assert {t["name"] for t in triggers} == set(live.trigger_names)
             await fresh.execute("INSERT INTO items(tag) VALUES ('after')")
         assert await keeper.get("SELECT count(*) AS n FROM live_diff") == {"n": 1}
 

@@ -58,6 +58,19 @@ async def test_all_columns_by_default_and_blobs_as_hex(db: tabsqlite.Database) -
     assert row["value"] == {"id": "b", "title": "t", "done": 0, "note": "00FF"}
 
 
+async def test_delete_through_the_view_and_on_change_by_its_name(
+    db: tabsqlite.Database,
+) -> None:
+    await db.triggers.create_diff_trigger(source="todos", destination="d", when=ALL)
+    changes = aiter(db.on_change(tables=["d"]))
+    await db.execute("INSERT INTO todos(id, title) VALUES ('a', 'x'), ('b', 'y')")
+    event = await asyncio.wait_for(anext(changes), 2)
+    assert "d" in event.tables
+    first = (await diff(db))[0]["operation_id"]
+    await db.execute("DELETE FROM d WHERE operation_id = ?", [first])
+    assert [r["id"] for r in await diff(db)] == ["b"]
+
+
 async def test_zero_columns(db: tabsqlite.Database) -> None:
     await db.triggers.create_diff_trigger(source="todos", destination="d", when=ALL, columns=[])
     await db.execute("INSERT INTO todos(id, title) VALUES ('a', 'x')")
@@ -142,10 +155,15 @@ async def test_before_create_snapshot_and_concurrent_inserts_add_up(
 async def test_dispose_removes_everything(db: tabsqlite.Database) -> None:
     before = await db.get_all("SELECT type, name FROM sqlite_schema ORDER BY name")
     trig = await db.triggers.create_diff_trigger(source="todos", destination="d", when=ALL)
-    assert len(await db.get_all("SELECT name FROM sqlite_schema WHERE type='trigger'")) == 3
+    # One per operation, and the view's INSTEAD OF DELETE.
+    assert len(await db.get_all("SELECT name FROM sqlite_schema WHERE type='trigger'")) == 4
+    kinds = await db.get_all("SELECT type, name FROM sqlite_schema WHERE name IN (?, ?)",
+                             ["d", "_tabsqlite_log_d"])
+    assert sorted((r["type"], r["name"]) for r in kinds) == [
+        ("table", "_tabsqlite_log_d"), ("view", "d")]
     await trig.dispose()
     after = await db.get_all(
-        "SELECT type, name FROM sqlite_schema WHERE name NOT LIKE '_tabsqlite_%' "
+        "SELECT type, name FROM sqlite_schema WHERE name != '_tabsqlite_diff_triggers' "
         "AND name NOT LIKE 'sqlite_%' ORDER BY name")
     assert after == [r for r in before if not r["name"].startswith("sqlite_")]
     assert await db.get("SELECT count(*) AS n FROM _tabsqlite_diff_triggers") == {"n": 0}

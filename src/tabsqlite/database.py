@@ -20,6 +20,7 @@ from .runtime import Connection, Params, QueryResult, Runtime, Transport
 from .signal_protocol import Receiver, encode_message
 from .table_inference import infer_tables
 from .transactions import Transaction, TransactionContext, current_transaction
+from .triggers import with_storage_views
 from .watch import ChangeStream, Watch
 
 if TYPE_CHECKING:
@@ -194,6 +195,7 @@ class Database(Queries):
 
     # -- change stream ------------------------------------------------------------------------
     async def _committed(self, tables: frozenset[str]) -> None:
+        tables = with_storage_views(tables)
         self._hub.publish(ChangeEvent(tables, local=True))
         if self._transport is not None:
             self._seq += 1
@@ -209,7 +211,8 @@ class Database(Queries):
         if decoded is None:
             return
         self._heard += 1
-        self._hub.publish(ChangeEvent(decoded.tables, unknown=decoded.unknown, remote=True))
+        self._hub.publish(ChangeEvent(with_storage_views(decoded.tables),
+                                      unknown=decoded.unknown, remote=True))
         self._data_version_kick.set()
 
     async def _data_version(self) -> int:

@@ -65,27 +65,51 @@ def _json_of(names: Sequence[str], prefix: str) -> str:
 
 
 _OP_CODES = {"INSERT": 1, "UPDATE": 2, "DELETE": 3}
+STORAGE_PREFIX = f"{PREFIX}log_"
 
 
-def _destination_sql(destination: str, columns: Sequence[str], temp: bool) -> str:
-    """The diff table. Triggers store plain copies: the operation as a small integer, the time
-    as a julian day number, the values (``_v<i>`` of NEW, or OLD for DELETE; ``_p<i>`` of OLD
-    for UPDATE). ``operation``, ``timestamp``, ``value`` and ``previous_value`` are virtual
-    columns that format them when read: building JSON and text on every write cost more than
-    the write itself, and so did AUTOINCREMENT (a read and a write of ``sqlite_sequence`` per
-    row), so ``operation_id`` is the rowid. The six documented columns come first."""
+def storage_table(destination: str) -> str:
+    """The table that holds the rows of the diff view ``destination``."""
+    return f"{STORAGE_PREFIX}{destination}"
+
+
+def with_storage_views(tables: frozenset[str]) -> frozenset[str]:
+    """``tables`` plus the diff view of each diff storage table in it (a write to the storage
+    is a change of the view, for ``on_change(tables=[destination])`` in any tab)."""
+    views = {t[len(STORAGE_PREFIX):] for t in tables if t.startswith(STORAGE_PREFIX)}
+    return tables | views if views else tables
+
+
+def _destination_sql(destination: str, columns: Sequence[str], temp: bool) -> list[str]:
+    """The diff: a storage table and, named ``destination``, a view of it (DELETE through the
+    view works). Triggers store plain copies: the operation as a small integer, the time as a
+    julian day number, the values (``_v<i>`` of NEW, or OLD for DELETE; ``_p<i>`` of OLD for
+    UPDATE). The view formats them as the documented columns when read: building JSON and
+    text on every write cost more than the write itself (and generated columns are computed
+    on insert too), and so did AUTOINCREMENT (a read and a write of ``sqlite_sequence`` per
+    row), so ``operation_id`` is the rowid."""
     n = len(columns)
+    temp_sql = "TEMP " if temp else ""
+    storage = quote_identifier(storage_table(destination))
+    view = quote_identifier(destination)
     stored = "".join(f", _v{i}" for i in range(n)) + "".join(f", _p{i}" for i in range(n))
+    return [
+        f"CREATE {temp_sql}TABLE {storage} (operation_id INTEGER PRIMARY KEY, id, _op, _at"
+        f"{stored})",
+        f"CREATE {temp_sql}VIEW {view} AS SELECT operation_id, id, "
+        "CASE _op WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END AS operation, "
+        "strftime('%Y-%m-%dT%H:%M:%fZ', _at) AS timestamp, "
+        f"{_json_of(columns, '_v')} AS value, "
+        f"iif(_op = 2, {_json_of(columns, '_p')}, NULL) AS previous_value FROM {storage}",
+    ]
+
+
+def _view_delete_sql(name: str, destination: str, temp: bool) -> str:
     return (
-        f"CREATE {'TEMP ' if temp else ''}TABLE {quote_identifier(destination)} ("
-        "operation_id INTEGER PRIMARY KEY, id, "
-        "operation TEXT GENERATED ALWAYS AS "
-        "(CASE _op WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END) VIRTUAL, "
-        "timestamp TEXT GENERATED ALWAYS AS (strftime('%Y-%m-%dT%H:%M:%fZ', _at)) VIRTUAL, "
-        f"value TEXT GENERATED ALWAYS AS ({_json_of(columns, '_v')}) VIRTUAL, "
-        "previous_value TEXT GENERATED ALWAYS AS "
-        f"(iif(_op = 2, {_json_of(columns, '_p')}, NULL)) VIRTUAL, "
-        f"_op INTEGER NOT NULL, _at REAL NOT NULL{stored})"
+        f"CREATE {'TEMP ' if temp else ''}TRIGGER {quote_identifier(name)} INSTEAD OF DELETE "
+        f"ON {quote_identifier(destination)} BEGIN DELETE FROM "
+        f"{quote_identifier(storage_table(destination))} "
+        "WHERE operation_id = OLD.operation_id; END"
     )
 
 
@@ -206,7 +230,16 @@ async def _drop(tx: Transaction, triggers: Iterable[str], destination: str, trig
     schema = "main" if persisted else "temp"
     for name in triggers:
         await tx.execute(f"DROP TRIGGER IF EXISTS {schema}.{quote_identifier(name)}")
-    await tx.execute(f"DROP TABLE IF EXISTS {schema}.{quote_identifier(destination)}")
+    kind = await tx.get_optional(
+        f"SELECT type FROM {schema}.sqlite_schema WHERE name = ? AND type IN ('view', 'table')",
+        [destination],
+    )
+    if kind is not None:
+        await tx.execute(f"DROP {str(kind['type']).upper()} {schema}."
+                         f"{quote_identifier(destination)}")
+    await tx.execute(
+        f"DROP TABLE IF EXISTS {schema}.{quote_identifier(storage_table(destination))}"
+    )
     if persisted and await _registry_exists(tx):
         await tx.execute(f"DELETE FROM {REGISTRY} WHERE id = ?", [trigger_id])
 
@@ -233,7 +266,7 @@ class TableDiffTracker:
         self.trigger = trigger
         self._on_change = on_change
         self._throttle_ms = throttle_ms
-        self._sub = db._hub.subscribe([trigger.destination])
+        self._sub = db._hub.subscribe([storage_table(trigger.destination)])
         self._task: asyncio.Task[None] | None = None
         #: How many times ``on_change`` was called, and how many diff rows it was given.
         self.calls = 0
@@ -258,7 +291,8 @@ class TableDiffTracker:
     async def drain(self) -> int:
         """Hand the pending diff to ``on_change`` now; returns the number of rows."""
         dest = quote_identifier(self.trigger.destination)
-        if await self._db.get_optional(f"SELECT 1 AS x FROM {dest} LIMIT 1") is None:
+        storage = quote_identifier(storage_table(self.trigger.destination))
+        if await self._db.get_optional(f"SELECT 1 AS x FROM {storage} LIMIT 1") is None:
             return 0
         async with self._db.write_transaction() as tx:
             rows = await tx.get_all(f"SELECT {_DIFF_COLUMNS} FROM {dest} ORDER BY operation_id")
@@ -266,7 +300,7 @@ class TableDiffTracker:
                 return 0
             ctx = DiffContext(tx, self.trigger.destination, rows)
             await self._on_change(ctx)
-            await tx.execute(f"DELETE FROM {dest} WHERE operation_id <= ?", [ctx._last])
+            await tx.execute(f"DELETE FROM {storage} WHERE operation_id <= ?", [ctx._last])
         self.calls += 1
         self.rows_delivered += len(rows)
         return len(rows)
@@ -385,6 +419,7 @@ class TriggerManager:
         if persisted is None:
             persisted = self.default_persisted
         trigger_id = secrets.token_hex(6)
+        delete_name = f"{PREFIX}{trigger_id}_view_delete"
         trigger_names = [f"{PREFIX}{trigger_id}_{op.lower()}" for op in ops]
         hold: Hold | None = None
         try:
@@ -411,28 +446,31 @@ class TriggerManager:
                         f"{len(tracked)} columns are more than a diff table can hold "
                         f"({_MAX_TRACKED_COLUMNS}); pass columns=[...]"
                     )
-                await tx.execute(_destination_sql(destination, tracked, not persisted))
+                for sql in _destination_sql(destination, tracked, not persisted):
+                    await tx.execute(sql)
                 if before_create is not None:
                     await before_create(tx)
                 for op, name in zip(ops, trigger_names, strict=True):
                     await tx.execute(self._trigger_sql(
                         name, op, ops[op], source, destination, tracked, id_ref, persisted
                     ))
+                await tx.execute(_view_delete_sql(delete_name, destination, not persisted))
                 await self._compile_check(tx, source, ops, names[0])
                 if persisted:
                     assert hold is not None
                     await tx.execute(
                         f"INSERT INTO {REGISTRY} (id, hold, source, destination, triggers, "
                         "created_at) VALUES (?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
-                        [trigger_id, hold.name, source, destination, json.dumps(trigger_names)],
+                        [trigger_id, hold.name, source, destination,
+                         json.dumps([*trigger_names, delete_name])],
                     )
         except BaseException:
             if hold is not None:
                 await hold.release()
                 await self._holds.forget(hold.name)
             raise
-        handle = DiffTrigger(self, trigger_id, source, destination, trigger_names, persisted,
-                             hold)
+        handle = DiffTrigger(self, trigger_id, source, destination,
+                             [*trigger_names, delete_name], persisted, hold)
         self._handles[trigger_id] = handle
         return handle
 
@@ -535,5 +573,6 @@ class TriggerManager:
         row = ", ".join([f"{ref}.{row_id}", str(_OP_CODES[op]), "julianday('now')", *values])
         return (
             f"CREATE {kind} {quote_identifier(name)} AFTER {op} ON {target}{when_sql} BEGIN "
-            f"INSERT INTO {quote_identifier(destination)} ({names}) VALUES ({row}); END"
+            f"INSERT INTO {quote_identifier(storage_table(destination))} ({names}) "
+            f"VALUES ({row}); END"
         )
