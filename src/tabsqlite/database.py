@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["Database", "OpenContext", "open_database"]
 
 log = logging.getLogger("tabsqlite")
-_KICK_SPACING = 0.5  # seconds between data_version reads that follow messages
+_KICK_SPACING = 0.25  # a pause in messages that ends a burst (see the back-stop)
 
 DEFAULT_OPEN_TIMEOUT = 15.0
 DEFAULT_BUSY_TIMEOUT = 10.0
@@ -223,25 +223,31 @@ class Database(Queries):
     async def _check_data_version_loop(self) -> None:
         """Back-stop for lost messages: another connection committed, nobody told us.
 
-        After messages, ``PRAGMA data_version`` is read to note the versions they covered
-        (at most every ``_KICK_SPACING`` s: under contention each read queues for the
-        database lock behind the writers, so a burst of messages shares one read). With no
-        message for ``signal_check_interval`` s, a changed version is waited on for a short
-        grace and then announced as "unknown tables changed". A lost message between two
-        that came is a sequence gap, which the receiver reports itself.
+        After a message, ``PRAGMA data_version`` is read to note the versions it covered. A
+        burst shares one read, taken once messages pause for ``_KICK_SPACING`` s: under
+        contention every extra read queues for the database lock behind the writers (and a
+        lost message between two that came is a sequence gap, which the receiver reports).
+        With no message for ``signal_check_interval`` s, a changed version is waited on for a
+        short grace and then announced as "unknown tables changed".
         """
         loop = asyncio.get_running_loop()
         interval = self._signal_check_interval
         grace = min(0.25, interval)
+        kick = self._data_version_kick
         next_kick_read = 0.0
         while True:
             kicked = False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._data_version_kick.wait(), interval)
+                await asyncio.wait_for(kick.wait(), interval)
                 kicked = True
-            if kicked and (delay := next_kick_read - loop.time()) > 0:
-                await asyncio.sleep(delay)
-            self._data_version_kick.clear()
+            if kicked and loop.time() < next_kick_read:
+                while True:  # wait for the burst to pause
+                    kick.clear()
+                    try:
+                        await asyncio.wait_for(kick.wait(), _KICK_SPACING)
+                    except TimeoutError:
+                        break
+            kick.clear()
             if self._lock.locked() and not kicked:
                 continue
             heard = self._heard
