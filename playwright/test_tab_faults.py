@@ -106,6 +106,43 @@ async def test_open_behind_a_tab_that_never_lets_go(open_tabs: Any) -> None:
     """) == 0
 
 
+async def test_statement_cancelled_while_waiting_for_the_lock_never_runs(
+    open_tabs: Any,
+) -> None:
+    holder, waiter = await open_tabs(2)
+    await holder.run(SETUP)
+    await waiter.run(SETUP)
+    await holder.run("""
+        release = asyncio.Event()
+        async def hold():
+            async with db.write_transaction() as tx:
+                await tx.execute("INSERT INTO items(tag, n) VALUES ('holder', 0)")
+                await release.wait()
+        holding = asyncio.ensure_future(hold())
+        await asyncio.sleep(0.2)
+    """)
+    outcome = await waiter.run("""
+        pending = asyncio.ensure_future(
+            db.execute("INSERT INTO items(tag, n) VALUES ('cancelled', 1)"))
+        await asyncio.sleep(0.3)
+        pending.cancel()
+        try:
+            await pending
+            outcome = "ran"
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+        outcome
+    """)
+    assert outcome == "cancelled"
+    await holder.run("release.set(); await holding")
+    await asyncio.sleep(0.3)  # a grant that raced the cancel would run now
+    tags = json.loads(await waiter.run("""
+        await db.execute("INSERT INTO items(tag, n) VALUES ('after', 2)")  # the lock is free
+        json.dumps([r["tag"] for r in await db.get_all("SELECT tag FROM items ORDER BY id")])
+    """, timeout=20))
+    assert tags == ["holder", "after"]
+
+
 async def test_garbled_signals_fall_back_to_unknown(open_tabs: Any) -> None:
     a, b = await open_tabs(2)
     await a.run(SETUP)

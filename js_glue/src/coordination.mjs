@@ -59,6 +59,7 @@ export function runLocked(name, timeoutMs, fn, keep) {
   const controller = new AbortController();
   let timer = null;
   let ran = false;
+  let cancelled = false;
   let result;
   const promise = new Promise((resolve, reject) => {
     if (timeoutMs >= 0) {
@@ -66,6 +67,10 @@ export function runLocked(name, timeoutMs, fn, keep) {
     }
     navigator.locks.request(name, { mode: "exclusive", signal: controller.signal }, () => {
       if (timer !== null) clearTimeout(timer);
+      if (cancelled) { // granted after cancel (an abort does not undo a grant): do nothing
+        resolve(undefined);
+        return undefined;
+      }
       let failed = null;
       try {
         result = fn();
@@ -88,6 +93,7 @@ export function runLocked(name, timeoutMs, fn, keep) {
     promise,
     cancel() {
       if (ran) return result;
+      cancelled = true;
       controller.abort(new DOMException("cancelled", "AbortError"));
       return undefined;
     },
