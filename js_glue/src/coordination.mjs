@@ -1,73 +1,32 @@
 // Cross-tab coordination that works in any context (page or worker): Web Locks and
 // BroadcastChannel. Python holds the returned objects and calls back into them.
 
-// Request the exclusive lock `name`. Returns {promise, cancel}: `promise` resolves to a
-// release function once granted, or to undefined (None in Python) if `timeoutMs` passed first (or if `ifAvailable`
-// and someone holds it). `cancel()` withdraws a pending request, or releases a granted lock.
-export function requestLock(name, timeoutMs, ifAvailable = false) {
-  let release = null;
-  let cancelled = false;
-  const controller = new AbortController();
-  let timer = null;
-  const promise = new Promise((resolve, reject) => {
-    const options = { mode: "exclusive" };
-    if (ifAvailable) options.ifAvailable = true;
-    else options.signal = controller.signal;
-    if (!ifAvailable && timeoutMs >= 0) {
-      timer = setTimeout(() => controller.abort(new DOMException("timeout", "TimeoutError")), timeoutMs);
-    }
-    navigator.locks.request(name, options, (lock) => {
-      if (timer !== null) clearTimeout(timer);
-      if (!lock) {
-        resolve(undefined);
-        return undefined;
-      }
-      if (cancelled) return undefined; // granted after cancel: give it back at once
-      return new Promise((done) => {
-        let released = false;
-        release = () => {
-          if (!released) {
-            released = true;
-            done();
-          }
-        };
-        resolve(release);
-      });
-    }).catch((e) => {
-      if (timer !== null) clearTimeout(timer);
-      if (e && (e.name === "AbortError" || e.name === "TimeoutError")) resolve(undefined);
-      else reject(e);
-    });
-  });
-  return {
-    promise,
-    cancel() {
-      cancelled = true;
-      if (release) release();
-      else controller.abort(new DOMException("cancelled", "AbortError"));
-    },
-  };
-}
-
 // Run `fn()` inside the exclusive lock `name`, in the grant callback itself: no task switch
 // happens while the lock is held, so the next tab gets it as soon as `fn` returns. Returns
 // {promise, cancel}: `promise` resolves to fn's result, or to undefined if `timeoutMs` passed
-// before the grant. After `fn` ran, `keep(release)` decides: true keeps the lock until
-// `release()` is called (a transaction left open), false gives it back at once. `cancel()`
-// withdraws a request not yet granted and returns undefined, or returns fn's result if it ran.
-export function runLocked(name, timeoutMs, fn, keep) {
+// before the grant (or, with `ifAvailable`, if someone holds the lock). After `fn` ran,
+// `keep(release)` decides: true keeps the lock until `release()` is called (a transaction
+// left open), false gives it back at once. `cancel()` withdraws a request not yet granted
+// and returns undefined, or returns fn's result if it ran.
+export function runLocked(name, timeoutMs, fn, keep, ifAvailable = false) {
   const controller = new AbortController();
   let timer = null;
   let ran = false;
   let cancelled = false;
   let result;
   const promise = new Promise((resolve, reject) => {
-    if (timeoutMs >= 0) {
-      timer = setTimeout(() => controller.abort(new DOMException("timeout", "TimeoutError")), timeoutMs);
+    const options = { mode: "exclusive" };
+    if (ifAvailable) {
+      options.ifAvailable = true;
+    } else {
+      options.signal = controller.signal;
+      if (timeoutMs >= 0) {
+        timer = setTimeout(() => controller.abort(new DOMException("timeout", "TimeoutError")), timeoutMs);
+      }
     }
-    navigator.locks.request(name, { mode: "exclusive", signal: controller.signal }, () => {
+    navigator.locks.request(name, options, (lock) => {
       if (timer !== null) clearTimeout(timer);
-      if (cancelled) { // granted after cancel (an abort does not undo a grant): do nothing
+      if (!lock || cancelled) { // not available, or granted after cancel (an abort does not undo a grant)
         resolve(undefined);
         return undefined;
       }
@@ -100,6 +59,21 @@ export function runLocked(name, timeoutMs, fn, keep) {
   };
 }
 
+// Request the exclusive lock `name` and hold it. Returns {promise, cancel}: `promise`
+// resolves to a release function once granted, or to undefined (None in Python) if
+// `timeoutMs` passed first (or if `ifAvailable` and someone holds it). `cancel()` withdraws a
+// pending request, or releases a granted lock.
+export function requestLock(name, timeoutMs, ifAvailable = false) {
+  let release = null;
+  const request = runLocked(name, timeoutMs, () => () => release(),
+                            (r) => { release = r; return true; }, ifAvailable);
+  return {
+    promise: request.promise,
+    cancel() {
+      if (request.cancel() !== undefined) release();
+    },
+  };
+}
 // Names of the locks held by anyone on this origin.
 export async function heldLocks() {
   const state = await navigator.locks.query();

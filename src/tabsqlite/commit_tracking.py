@@ -62,7 +62,6 @@ class CommitTracker:
     def statement_done(
         self,
         info: StatementInfo,
-        *,
         rows_changed: bool,
         was_in_transaction: bool,
         in_transaction: bool,

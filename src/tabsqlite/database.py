@@ -317,7 +317,7 @@ class Database(Queries):
 
 
 def _check_params(params: object) -> None:
-    if isinstance(params, str | bytes | bytearray):
+    if isinstance(params, (str, bytes, bytearray)):  # a tuple: faster than a union here
         raise ProgrammingError(
             "params must be a sequence or mapping of values, not a single str/bytes"
         )

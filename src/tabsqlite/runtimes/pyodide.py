@@ -58,24 +58,30 @@ def database_lock_name(path: str) -> str:
     return f"tabsqlite-db-{scope_id(path)}"
 
 
-_SCALARS = (str, float, type(None))
 _MAX_SAFE = 2**53 - 1  # ints JS numbers hold exactly
 _MIN_SAFE = -(2**53 - 1)
 _SEP = "\x1e"
 _UNIT = "\x1f"
 
 
-def _scalar_args(params: Params) -> tuple[Any, ...] | None:
-    """``params`` as plain arguments when every value crosses to JS as is (the fast path)."""
-    if not isinstance(params, list | tuple):
+def _scalar_args(params: Any) -> Sequence[Any] | None:
+    """``params`` as plain arguments when every value crosses to JS as is (the fast path):
+    ints JS numbers hold exactly, ASCII strs, floats, None. (``type() is`` checks: this runs
+    for every statement, and isinstance with tuples was a measurable part of a row.)"""
+    kind = type(params)
+    if kind is not list and kind is not tuple:
         return None
     for v in params:
-        if type(v) is int:
+        kind = type(v)
+        if kind is int:
             if not _MIN_SAFE <= v <= _MAX_SAFE:
                 return None
-        elif not isinstance(v, _SCALARS) or (isinstance(v, str) and not v.isascii()):
+        elif kind is str:
+            if not v.isascii():
+                return None
+        elif kind is not float and v is not None:
             return None
-    return tuple(params)
+    return params  # type: ignore[no-any-return]
 
 
 def _value(v: Any) -> Any:
@@ -254,8 +260,7 @@ class PyodideConnection(Connection):
             if info is None:
                 info = self._facts[facts] = _parse_facts(facts)
             committed = self._tracker.statement_done(
-                info, rows_changed=bool(flags & 4), was_in_transaction=bool(flags & 1),
-                in_transaction=in_tx,
+                info, bool(flags & 4), bool(flags & 1), in_tx
             )
             return QueryResult((), [], int(affected), int(rowid), committed)
         out = raw.to_py()
