@@ -327,7 +327,7 @@ async def main(only: list[str], repeat: int) -> None:
                     await context.close()
                     results = load_results()
                     results["figures"][name] = bench.results
-                    results["rows"] = merge_rows(results.get("rows", []), bench.rows)
+                    set_rows(results, name, bench.rows)
                     save_results(results)
                 await browser.close()
         finally:
@@ -338,7 +338,7 @@ async def main(only: list[str], repeat: int) -> None:
         for r in rows:
             print(f"{r[0]:<4} {r[1]:<54} {r[2]:>16} {r[3]:>9} {r[4]}", flush=True)
         results["figures"]["cpython"] = data
-        results["rows"] = merge_rows(results.get("rows", []), rows)
+        set_rows(results, "cpython", rows)
         save_results(results)
     await chart.draw(load_results())
     print(f"done in {time.time() - started:.0f} s; wrote bench/results.json and results.png")
@@ -352,9 +352,12 @@ def load_results() -> dict[str, Any]:
     return {"figures": {}, "rows": []}
 
 
-def merge_rows(old: list[Any], new: list[tuple[str, ...]]) -> list[Any]:
-    figures = {r[0] for r in new}
-    return [r for r in old if r[0] not in figures] + [list(r) for r in new]
+def set_rows(results: dict[str, Any], bench: str, rows: list[tuple[str, ...]]) -> None:
+    """Replace one benchmark's rows (several benchmarks can report on one figure)."""
+    by_bench = results.setdefault("rows_by_bench", {})
+    by_bench[bench] = [list(r) for r in rows]
+    names = [*FIGURES, "cpython"]
+    results["rows"] = [r for name in names for r in by_bench.get(name, [])]
 
 
 def save_results(results: dict[str, Any]) -> None:
