@@ -175,7 +175,7 @@ class DiffContext:
 
 
 class DiffTrigger:
-    """A managed diff trigger; :meth:`dispose` drops its triggers and table."""
+    """A managed diff trigger; :meth:`dispose` drops its triggers, view and table."""
 
     def __init__(
         self,
@@ -197,7 +197,7 @@ class DiffTrigger:
         self.disposed = False
 
     async def dispose(self) -> None:
-        """Drop the triggers and the destination table, and release the hold."""
+        """Drop the triggers, the destination view and its table, and release the hold."""
         if self.disposed:
             return
         self.disposed = True
@@ -393,10 +393,11 @@ class TriggerManager:
         persisted: bool | None = None,
         before_create: Callable[[Transaction], Awaitable[Any]] | None = None,
     ) -> DiffTrigger:
-        """Record changes of table ``source`` into a new table ``destination``.
+        """Record changes of table ``source``, readable as the new view ``destination``.
 
         ``when`` maps the operations to track (``"INSERT"``, ``"UPDATE"``, ``"DELETE"``) to a
-        SQL condition on ``NEW``/``OLD`` (or ``None`` for every row). The destination gets
+        SQL condition on ``NEW``/``OLD`` (or ``None`` for every row). The triggers store plain
+        values in ``_tabsqlite_log_<destination>``; the view (which takes ``DELETE``) has
         ``operation_id`` (increasing in the order of the changes; a rowid, so ids of deleted
         newest rows are used again), ``id`` (the row's ``id_column``), ``operation``,
         ``timestamp`` (ISO 8601 UTC, ms), ``value`` (JSON of ``columns`` of NEW, or OLD for
