@@ -47,7 +47,7 @@ When = Mapping[str, str | None]
 
 def _json_of(names: Sequence[str], prefix: str) -> str:
     """SQL for the JSON object of stored copies ``<prefix>0..`` keyed by ``names`` (blobs as
-    hex text): the expression of a generated column, computed when the row is read."""
+    hex text): a column of the diff view, computed when the row is read."""
     if not names:
         return "json_object()"
     parts = []
@@ -93,14 +93,16 @@ def _destination_sql(destination: str, columns: Sequence[str], temp: bool) -> li
     storage = quote_identifier(storage_table(destination))
     view = quote_identifier(destination)
     stored = "".join(f", _v{i}" for i in range(n)) + "".join(f", _p{i}" for i in range(n))
+    operation = " ".join(f"WHEN {code} THEN '{op}'" for op, code in _OP_CODES.items())
     return [
         f"CREATE {temp_sql}TABLE {storage} (operation_id INTEGER PRIMARY KEY, id, _op, _at"
         f"{stored})",
         f"CREATE {temp_sql}VIEW {view} AS SELECT operation_id, id, "
-        "CASE _op WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END AS operation, "
+        f"CASE _op {operation} END AS operation, "
         "strftime('%Y-%m-%dT%H:%M:%fZ', _at) AS timestamp, "
         f"{_json_of(columns, '_v')} AS value, "
-        f"iif(_op = 2, {_json_of(columns, '_p')}, NULL) AS previous_value FROM {storage}",
+        f"iif(_op = {_OP_CODES['UPDATE']}, {_json_of(columns, '_p')}, NULL) AS previous_value "
+        f"FROM {storage}",
     ]
 
 

@@ -292,26 +292,23 @@ class PyodideConnection(Connection):
     async def execute(self, sql: str, params: Params = ()) -> QueryResult:
         if self._closed:
             raise DatabaseClosedError("connection is closed")
+        args = _scalar_args(params)  # the fast path: plain arguments, no conversion
+        js_params = None if args is not None else _js_params(params)
         if self._lock is None and self._lock_name is not None:
             if self._locked_args is not None:
-                args = _scalar_args(params)
-                if args is not None:
-                    request = self._locked_args(
-                        self._handle, self._lock_name, self.lock_timeout_ms, sql, *args
-                    )
-                else:
-                    request = self._locked_exec(
-                        self._handle, self._lock_name, self.lock_timeout_ms, sql,
-                        _js_params(params),
-                    )
+                name, timeout = self._lock_name, self.lock_timeout_ms
+                request = (
+                    self._locked_args(self._handle, name, timeout, sql, *args)
+                    if args is not None
+                    else self._locked_exec(self._handle, name, timeout, sql, js_params)
+                )
                 return await self._run_locked(request)
             await self._acquire()
         try:
-            args = _scalar_args(params)
-            if args is not None:  # the fast path: plain arguments, no conversion
+            if args is not None:
                 raw = self._exec_args(self._handle, sql, *args)
             else:
-                raw = self._exec(self._handle, sql, _js_params(params))
+                raw = self._exec(self._handle, sql, js_params)
             if self._async:
                 raw = await raw
             return self._result(raw)
@@ -322,16 +319,16 @@ class PyodideConnection(Connection):
     async def execute_many(self, sql: str, seq_of_params: Sequence[Params]) -> QueryResult:
         if self._closed:
             raise DatabaseClosedError("connection is closed")
+        param_sets = _js_param_sets(seq_of_params)
         if self._lock is None and self._lock_name is not None:
             if self._locked_many is not None:
                 request = self._locked_many(
-                    self._handle, self._lock_name, self.lock_timeout_ms, sql,
-                    _js_param_sets(seq_of_params),
+                    self._handle, self._lock_name, self.lock_timeout_ms, sql, param_sets
                 )
                 return await self._run_locked(request)
             await self._acquire()
         try:
-            raw = self._exec_many(self._handle, sql, _js_param_sets(seq_of_params))
+            raw = self._exec_many(self._handle, sql, param_sets)
             if self._async:
                 raw = await raw
             return self._result(raw)
