@@ -9,9 +9,17 @@ import asyncio, json, time, statistics
 import tabsqlite, tabsqlite_glue as glue
 from pyodide.code import run_js
 
-JS_OPEN = "(sqlite3, path) => new sqlite3.oo1.DB({filename: 'file:' + path + "
-JS_OPEN += "'?vfs=opfs&opfs-unlock-asap=1', flags: 'c'})"
-js_open = run_js(JS_OPEN)
+# The raw baseline opens its file like the library does: same VFS, flags and page size.
+from tabsqlite.runtimes.pyodide import PyodideRuntime
+PAGE_SIZE = PyodideRuntime.page_size or 0  # 0: sqlite-wasm's default
+js_open_raw = run_js('''(sqlite3, path, pageSize) => {
+  const db = new sqlite3.oo1.DB({filename: 'file:' + path + '?vfs=opfs&opfs-unlock-asap=1',
+                                 flags: 'c'});
+  if (pageSize) db.exec('PRAGMA page_size=' + pageSize);
+  return db;
+}''')
+def js_open(sqlite3, path):
+    return js_open_raw(sqlite3, path, PAGE_SIZE)
 
 js_bulk = run_js('''(sqlite3, db, n) => {
   db.exec('DROP TABLE IF EXISTS t');
@@ -152,9 +160,11 @@ RAW_WRITES = """
 import json
 from pyodide.code import run_js
 import tabsqlite_glue as glue
-f = run_js('''async (sqlite3, path, n, tag, startAt) => {{
+from tabsqlite.runtimes.pyodide import PyodideRuntime
+f = run_js('''async (sqlite3, path, n, tag, startAt, pageSize) => {{
   const db = new sqlite3.oo1.DB({{filename: 'file:' + path + '?vfs=opfs&opfs-unlock-asap=1',
                                  flags: 'c'}});
+  if (pageSize) db.exec('PRAGMA page_size=' + pageSize);
   const lock = 'raw-bench' + path;
   await navigator.locks.request(lock, () =>
     db.exec('CREATE TABLE IF NOT EXISTS w(id INTEGER PRIMARY KEY, tab TEXT, n INTEGER)'));
@@ -174,7 +184,8 @@ f = run_js('''async (sqlite3, path, n, tag, startAt) => {{
   db.close();
   return JSON.stringify({{start, end, lat}});
 }}''')
-await f(glue.sqlite3, {path!r}, {n}, {tag!r}, {start_at})
+await f(glue.sqlite3, {path!r}, {n}, {tag!r}, {start_at},
+        PyodideRuntime.page_size or 0)
 """
 
 COUNT = """

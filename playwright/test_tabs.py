@@ -218,6 +218,31 @@ async def test_delete_database_removes_opfs_files(open_tabs: Any) -> None:
     assert [n for n in after if n.startswith("x.db")] == []
 
 
+async def test_new_file_gets_the_runtime_page_size_existing_keeps_its_own(
+    open_tabs: Any,
+) -> None:
+    (tab,) = await open_tabs(1)
+    sizes = await tab.run("""
+        import json, tabsqlite
+        from pyodide.code import run_js
+        import tabsqlite_glue as glue
+        # A file made by plain sqlite-wasm with the default page size, then opened by tabsqlite.
+        run_js('''(sqlite3) => { const db = new sqlite3.oo1.DB(
+            {filename: 'file:/ps/old.db?vfs=opfs', flags: 'c'});
+            db.exec('CREATE TABLE t(x); INSERT INTO t VALUES (7)'); db.close(); }''')(glue.sqlite3)
+        old = await tabsqlite.open_database("/ps/old.db")
+        new = await tabsqlite.open_database("/ps/new.db")
+        await new.execute("CREATE TABLE t(x)")
+        out = [(await old.get("PRAGMA page_size"))["page_size"],
+               (await old.get("SELECT x FROM t"))["x"],
+               (await new.get("PRAGMA page_size"))["page_size"]]
+        await old.close(delete_database=True)
+        await new.close(delete_database=True)
+        json.dumps(out)
+    """)
+    assert json.loads(sizes) == [8192, 7, 16384]  # 8192: sqlite-wasm's own default
+
+
 @pytest.mark.parametrize("mode", ["worker", "main"])
 async def test_smoke_both_modes(open_tabs: Any, mode: str) -> None:
     a, b = await open_tabs(2, mode=mode)

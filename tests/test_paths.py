@@ -72,3 +72,26 @@ async def test_bad_path_gives_typed_error_at_open() -> None:
         await tabsqlite.open_database("../escape.db")
     with pytest.raises(tabsqlite.InvalidPathError):
         await tabsqlite.open_database("")
+
+
+async def test_runtime_page_size_applies_to_new_files_only(tmp_path: Path) -> None:
+    from tabsqlite.runtimes.cpython import CPythonRuntime
+
+    old = tmp_path / "old.db"
+    db = await tabsqlite.open_database(str(old))  # SQLite's default page size
+    await db.execute("CREATE TABLE t(x)")
+    await db.execute("INSERT INTO t VALUES (1)")
+    default = (await db.get("PRAGMA page_size"))["page_size"]
+    await db.close()
+
+    runtime = CPythonRuntime()
+    runtime.page_size = 8192 if default != 8192 else 16384
+    new = await tabsqlite.open_database(str(tmp_path / "new.db"), runtime=runtime)
+    await new.execute("CREATE TABLE t(x)")
+    assert (await new.get("PRAGMA page_size"))["page_size"] == runtime.page_size
+    await new.close()
+
+    again = await tabsqlite.open_database(str(old), runtime=runtime)
+    assert (await again.get("PRAGMA page_size"))["page_size"] == default
+    assert await again.get("SELECT x FROM t") == {"x": 1}
+    await again.close()

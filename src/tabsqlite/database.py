@@ -349,6 +349,8 @@ async def _open(
         try:
             await conn.execute("PRAGMA busy_timeout=0")
             if not memory:
+                if runtime.page_size is not None:  # only takes effect on a new, empty file
+                    await conn.execute(f"PRAGMA page_size={int(runtime.page_size)}")
                 await conn.execute(f"PRAGMA journal_mode={runtime.journal_mode}")
             await conn.execute("SELECT count(*) FROM sqlite_schema")
             await conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")

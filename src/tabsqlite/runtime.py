@@ -126,6 +126,9 @@ class Runtime(ABC):
     name: str = "abstract"
     #: Journal mode for file databases.
     journal_mode: str = "wal"
+    #: Page size (bytes) given to database files this runtime creates; ``None`` keeps
+    #: SQLite's default. An existing file keeps the page size it was made with.
+    page_size: int | None = None
 
     @abstractmethod
     def default_directory(self) -> str:

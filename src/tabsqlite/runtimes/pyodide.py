@@ -406,6 +406,11 @@ class PyodideRuntime(Runtime):
 
     name = "pyodide"
     journal_mode = "delete"
+    #: The opfs VFS hands every page write to its I/O worker and waits for the answer (about
+    #: a millisecond each on a small machine), so a commit costs per page written. 16 KiB
+    #: pages halve the round trips of sqlite-wasm's default 8 KiB: a 5,000-row commit took
+    #: 22 ms instead of 30, and 37 instead of 62 with a diff trigger (bench/, figure 6).
+    page_size = 16384
 
     def __init__(self, lock_timeout: float = 10.0) -> None:
         self._glue = _glue()
