@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 DB = "/shared/app.db"
@@ -241,6 +243,20 @@ async def test_new_file_gets_the_runtime_page_size_existing_keeps_its_own(
         json.dumps(out)
     """)
     assert json.loads(sizes) == [8192, 7, 16384]  # 8192: sqlite-wasm's own default
+
+
+@pytest.mark.parametrize("mode", ["worker", "main"])
+async def test_values_come_back_with_their_types(open_tabs: Any, mode: str) -> None:
+    (tab,) = await open_tabs(1, mode=mode)
+    source = (ROOT / "tests" / "value_roundtrip.py").read_text()
+    await tab.run(source + """
+import tabsqlite
+db = await tabsqlite.open_database("/values.db")
+try:
+    check(await round_trip(db))
+finally:
+    await db.close(delete_database=True)
+""")
 
 
 @pytest.mark.parametrize("mode", ["worker", "main"])

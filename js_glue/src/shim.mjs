@@ -11,7 +11,8 @@
 //           writes, ddl, rollback, fixups]
 //   error: [0, message, extendedCode, kind, wasInTx, inTx]
 // `fixups` lists [row, col, kind] for values JS can't carry faithfully: kind "f" is a REAL
-// that happens to be integral (JS has one number type), "b" is a BLOB (a Uint8Array).
+// that happens to be integral (JS has one number type), "b" is a BLOB (a Uint8Array), "i"
+// an INTEGER beyond 2^53 (a BigInt).
 // lockedExec*() run the same inside the database's Web Lock (the statement starts in the
 // grant callback, so no other task runs while the lock is held).
 import { runLocked } from "./coordination.mjs";
@@ -153,11 +154,13 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
     return new SQLiteFailure(capi.sqlite3_errmsg(dbPtr), raw.sqlite3_extended_errcode(dbPtr));
   }
 
-  function bindValue(conn, p, i, v) {
+  // `real`: Python sent a float (2.0 arrives here as the number 2): bind it as a REAL.
+  function bindValue(conn, p, i, v, real) {
     let rc;
     switch (typeof v) {
       case "number":
-        if (Number.isInteger(v) && v >= -2147483648 && v <= 2147483647) rc = raw.sqlite3_bind_int(p, i, v);
+        if (real) rc = raw.sqlite3_bind_double(p, i, v);
+        else if (Number.isInteger(v) && v >= -2147483648 && v <= 2147483647) rc = raw.sqlite3_bind_int(p, i, v);
         else if (Number.isSafeInteger(v)) rc = raw.sqlite3_bind_int64(p, i, BigInt(v));
         else rc = raw.sqlite3_bind_double(p, i, v);
         break;
@@ -168,6 +171,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
         rc = raw.sqlite3_bind_int64(p, i, v);
         break;
       case "string": {
+        if (!v.isWellFormed()) throw new ProgrammingError("str parameter is not valid Unicode");
         const max = v.length * 3;
         const ptr = scratchFor(max + 1);
         const { written } = encoder.encodeInto(v, wasm.heap8u().subarray(ptr, ptr + max));
@@ -195,7 +199,8 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
     if (rc) throw failure(conn.ptr);
   }
 
-  function bind(conn, stmt, params) {
+  // `reals`: null, or the positions (array params) / names (object params) of REAL values.
+  function bind(conn, stmt, params, reals) {
     const p = stmt.pointer;
     const count = stmt.parameterCount;
     if (params === undefined || params === null) params = [];
@@ -204,7 +209,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
         throw new ProgrammingError(
           `Incorrect number of bindings supplied. The current statement uses ${count}, and there are ${params.length} supplied.`);
       }
-      for (let i = 0; i < count; i++) bindValue(conn, p, i + 1, params[i]);
+      for (let i = 0; i < count; i++) bindValue(conn, p, i + 1, params[i], reals != null && reals.includes(i));
       return;
     }
     // A mapping: ":name" / "@name" / "$name" placeholders.
@@ -213,7 +218,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
       if (!name) throw new ProgrammingError("positional placeholder used with named parameters");
       const key = name.slice(1) in params ? name.slice(1) : name;
       if (!(key in params)) throw new ProgrammingError(`You did not supply a value for binding parameter ${name}.`);
-      bindValue(conn, p, i, params[key]);
+      bindValue(conn, p, i, params[key], reals != null && reals.includes(key));
     }
   }
 
@@ -231,7 +236,12 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
         switch (raw.sqlite3_column_type(p, c)) {
           case SQLITE_INTEGER: {
             const v = raw.sqlite3_column_int64(p, c);
-            row[c] = (v <= MAX_SAFE && v >= MIN_SAFE) ? Number(v) : v;
+            if (v <= MAX_SAFE && v >= MIN_SAFE) {
+              row[c] = Number(v);
+            } else {
+              row[c] = v;
+              fixups.push([rows.length, c, "i"]);
+            }
             break;
           }
           case SQLITE_FLOAT: {
@@ -286,7 +296,8 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
   // Fault injection for the tests: the next calls fail as if the file system had.
   const faults = [];
 
-  function run(handle, sql, paramSets) {
+  // `realSets`: null, or for each parameter set its REAL keys (see bind) or null.
+  function run(handle, sql, paramSets, realSets) {
     let conn = null;
     let entry = null;
     let wasInTx = false;
@@ -312,7 +323,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
       try {
         for (let i = 0; i < paramSets.length; i++) {
           if (i) raw.sqlite3_reset(stmt.pointer);
-          bind(conn, stmt, paramSets[i]);
+          bind(conn, stmt, paramSets[i], realSets == null ? null : realSets[i]);
           stepAll(conn, stmt, noColumns, rows, fixups);
           if (!readonly) rowsAffected += changes(ptr);
         }
@@ -381,24 +392,26 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
         return errorResult(null, e, false);
       }
     },
-    exec(handle, sql, params) {
-      return run(handle, sql, [params]);
+    // `reals`: null or the REAL keys of the parameters (see bind); `execArgs` takes them
+    // first, then the parameters as plain arguments.
+    exec(handle, sql, params, reals) {
+      return run(handle, sql, [params], [reals]);
     },
-    execArgs(handle, sql, ...params) {
-      return run(handle, sql, [params]);
+    execArgs(handle, sql, reals, ...params) {
+      return run(handle, sql, [params], [reals]);
     },
-    execMany(handle, sql, paramSets) {
-      return run(handle, sql, paramSets);
+    execMany(handle, sql, paramSets, realSets) {
+      return run(handle, sql, paramSets, realSets);
     },
     // The same three, each run inside the database's Web Lock; they return {promise, cancel}.
-    lockedExec(handle, lockName, timeoutMs, sql, params) {
-      return locked(handle, lockName, timeoutMs, () => run(handle, sql, [params]));
+    lockedExec(handle, lockName, timeoutMs, sql, params, reals) {
+      return locked(handle, lockName, timeoutMs, () => run(handle, sql, [params], [reals]));
     },
-    lockedExecArgs(handle, lockName, timeoutMs, sql, ...params) {
-      return locked(handle, lockName, timeoutMs, () => run(handle, sql, [params]));
+    lockedExecArgs(handle, lockName, timeoutMs, sql, reals, ...params) {
+      return locked(handle, lockName, timeoutMs, () => run(handle, sql, [params], [reals]));
     },
-    lockedExecMany(handle, lockName, timeoutMs, sql, paramSets) {
-      return locked(handle, lockName, timeoutMs, () => run(handle, sql, paramSets));
+    lockedExecMany(handle, lockName, timeoutMs, sql, paramSets, realSets) {
+      return locked(handle, lockName, timeoutMs, () => run(handle, sql, paramSets, realSets));
     },
     // Give back the lock a statement kept for its open transaction.
     unlock,

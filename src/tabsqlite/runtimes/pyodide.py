@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal
 
 from ..commit_tracking import CommitTracker, StatementInfo
 from ..errors import (
@@ -58,30 +58,46 @@ def database_lock_name(path: str) -> str:
     return f"tabsqlite-db-{scope_id(path)}"
 
 
-_MAX_SAFE = 2**53 - 1  # ints JS numbers hold exactly
-_MIN_SAFE = -(2**53 - 1)
 _SEP = "\x1e"
 _UNIT = "\x1f"
 
 
-def _scalar_args(params: Any) -> Sequence[Any] | None:
-    """``params`` as plain arguments when every value crosses to JS as is (the fast path):
-    ints JS numbers hold exactly, ASCII strs, floats, None. (``type() is`` checks: this runs
-    for every statement, and isinstance with tuples was a measurable part of a row.)"""
+_PLAIN_TYPES = frozenset({int, str, float, bool, type(None)})
+# A value of a result row that JS could not carry as is: the shim names its kind.
+_FIXUPS: dict[str, Callable[[Any], Any]] = {
+    "f": float,  # a REAL with an integral value (a JS number)
+    "b": bytes,  # a BLOB (a Uint8Array)
+    "i": int,  # an INTEGER beyond 2**53 (a BigInt)
+}
+
+
+def _plain_reals(params: Any) -> list[int] | Literal[False] | None:
+    """Whether ``params`` can go to JS as plain arguments (the fast path): ``False`` if not,
+    else the positions of the floats with an integral value, or ``None`` if there are none.
+    Pyodide passes ints as numbers or exact BigInts and strs as strings, and the shim checks
+    what SQLite cannot take (ints beyond 64 bits, strs with unpaired surrogates); but 2.0
+    arrives as the number 2, so the shim is told which values are REAL. This runs for every
+    statement: one ``type()`` lookup per value."""
     kind = type(params)
     if kind is not list and kind is not tuple:
-        return None
-    for v in params:
+        return False
+    reals = None
+    for i, v in enumerate(params):
         kind = type(v)
-        if kind is int:
-            if not _MIN_SAFE <= v <= _MAX_SAFE:
-                return None
-        elif kind is str:
-            if not v.isascii():
-                return None
-        elif kind is not float and v is not None:
-            return None
-    return params  # type: ignore[no-any-return]
+        if kind is float:
+            if v.is_integer():
+                if reals is None:
+                    reals = []
+                reals.append(i)
+        elif kind not in _PLAIN_TYPES:
+            return False
+    return reals
+
+
+def _reals_of(values: Iterable[tuple[Any, Any]]) -> list[Any] | None:
+    """The keys (positions or names) of the floats with an integral value, or ``None``."""
+    reals = [k for k, v in values if isinstance(v, float) and v.is_integer()]
+    return reals or None
 
 
 def _value(v: Any) -> Any:
@@ -104,24 +120,30 @@ def _value(v: Any) -> Any:
     raise ProgrammingError(f"Error binding parameter: type {type(v).__name__!r} is not supported")
 
 
-def _js_params(params: Params) -> Any:
+def _js_params(params: Params) -> tuple[Any, Any]:
+    """``params`` converted for the shim, and the keys of its REAL values (see
+    :func:`_plain_reals`) as a JS array, or ``None``."""
     ffi = _ffi()
     if isinstance(params, Mapping):
         from js import Object  # type: ignore[import-not-found]
 
         converted = {str(k): _value(v) for k, v in params.items()}
-        return ffi.to_js(converted, dict_converter=Object.fromEntries)
+        reals = _reals_of(converted.items())
+        return (ffi.to_js(converted, dict_converter=Object.fromEntries),
+                None if reals is None else ffi.to_js(reals))
     if isinstance(params, str | bytes | bytearray):
         raise ProgrammingError("params must be a sequence or mapping of values")
     try:
         values = [_value(v) for v in params]
     except TypeError:
         raise ProgrammingError("params must be a sequence or mapping of values") from None
-    return ffi.to_js(values)
+    reals = _reals_of(enumerate(values))
+    return ffi.to_js(values), None if reals is None else ffi.to_js(reals)
 
 
-def _js_param_sets(seq_of_params: Sequence[Params]) -> Any:
-    """All parameter sets in one conversion; values JS can't take are refused."""
+def _js_param_sets(seq_of_params: Sequence[Params]) -> tuple[Any, Any]:
+    """All parameter sets in one conversion (values JS can't take are refused), and the
+    REAL keys of each set (see :func:`_js_params`), or ``None`` if no set has any."""
     ffi = _ffi()
     from js import Object
 
@@ -135,11 +157,13 @@ def _js_param_sets(seq_of_params: Sequence[Params]) -> Any:
             sets.append(p if isinstance(p, Mapping) else list(p))
         except TypeError:
             raise ProgrammingError("each parameter set must be a sequence or mapping") from None
+    reals = [_reals_of(p.items() if isinstance(p, Mapping) else enumerate(p)) for p in sets]
+    js_reals = ffi.to_js(reals) if any(r is not None for r in reals) else None
     try:
-        return ffi.to_js(sets, dict_converter=Object.fromEntries, create_pyproxies=False)
+        return ffi.to_js(sets, dict_converter=Object.fromEntries, create_pyproxies=False), js_reals
     except Exception:
         # Something to_js can't carry: convert value by value for a precise error.
-        return ffi.to_js([_js_params(p) for p in seq_of_params])
+        return ffi.to_js([_js_params(p)[0] for p in seq_of_params]), js_reals
 
 
 def _parse_facts(facts: str) -> StatementInfo:
@@ -277,8 +301,7 @@ class PyodideConnection(Connection):
          rollback, fixups) = out
         self._in_tx = bool(in_tx)
         for r, c, kind in fixups:
-            value = rows[r][c]
-            rows[r][c] = float(value) if kind == "f" else bytes(value)
+            rows[r][c] = _FIXUPS[kind](rows[r][c])
         info = StatementInfo(set(writes), set(ddl), bool(rollback), True)
         committed = self._tracker.statement_done(
             info, rows_changed=bool(changed), was_in_transaction=bool(was_in_tx),
@@ -292,23 +315,28 @@ class PyodideConnection(Connection):
     async def execute(self, sql: str, params: Params = ()) -> QueryResult:
         if self._closed:
             raise DatabaseClosedError("connection is closed")
-        args = _scalar_args(params)  # the fast path: plain arguments, no conversion
-        js_params = None if args is not None else _js_params(params)
+        reals = _plain_reals(params)  # the fast path: plain arguments, no conversion
+        if reals is False:
+            js_params, js_reals = _js_params(params)
+        elif reals is not None:
+            js_reals = _ffi().to_js(reals)
+        else:
+            js_reals = None
         if self._lock is None and self._lock_name is not None:
             if self._locked_args is not None:
                 name, timeout = self._lock_name, self.lock_timeout_ms
                 request = (
-                    self._locked_args(self._handle, name, timeout, sql, *args)
-                    if args is not None
-                    else self._locked_exec(self._handle, name, timeout, sql, js_params)
+                    self._locked_exec(self._handle, name, timeout, sql, js_params, js_reals)
+                    if reals is False
+                    else self._locked_args(self._handle, name, timeout, sql, js_reals, *params)
                 )
                 return await self._run_locked(request)
             await self._acquire()
         try:
-            if args is not None:
-                raw = self._exec_args(self._handle, sql, *args)
+            if reals is False:
+                raw = self._exec(self._handle, sql, js_params, js_reals)
             else:
-                raw = self._exec(self._handle, sql, js_params)
+                raw = self._exec_args(self._handle, sql, js_reals, *params)
             if self._async:
                 raw = await raw
             return self._result(raw)
@@ -319,16 +347,16 @@ class PyodideConnection(Connection):
     async def execute_many(self, sql: str, seq_of_params: Sequence[Params]) -> QueryResult:
         if self._closed:
             raise DatabaseClosedError("connection is closed")
-        param_sets = _js_param_sets(seq_of_params)
+        param_sets, reals = _js_param_sets(seq_of_params)
         if self._lock is None and self._lock_name is not None:
             if self._locked_many is not None:
                 request = self._locked_many(
-                    self._handle, self._lock_name, self.lock_timeout_ms, sql, param_sets
+                    self._handle, self._lock_name, self.lock_timeout_ms, sql, param_sets, reals
                 )
                 return await self._run_locked(request)
             await self._acquire()
         try:
-            raw = self._exec_many(self._handle, sql, param_sets)
+            raw = self._exec_many(self._handle, sql, param_sets, reals)
             if self._async:
                 raw = await raw
             return self._result(raw)
