@@ -21,8 +21,12 @@ async def round_trip(db: Any) -> list[tuple[str, list[tuple[str, Any]]]]:
     async with db.write_transaction() as tx:
         for pos, v in enumerate(VALUES):
             await tx.execute("INSERT INTO vals VALUES ('transaction', ?, ?)", (pos, v))
+    # A float past the 31 positions a mask names: the shim gets the positions as a list.
+    wide = [0] * 33 + [2.0]
+    await db.execute("INSERT INTO vals VALUES ('wide', 0, ?34)", wide)
+    await db.execute_many("INSERT INTO vals VALUES ('wide', 1, ?34)", [wide])
     out = []
-    for path in ("execute", "named", "many", "transaction"):
+    for path in ("execute", "named", "many", "transaction", "wide"):
         rows = await db.get_all(
             "SELECT typeof(v) AS t, v FROM vals WHERE path = ? ORDER BY pos", [path])
         out.append((path, [(r["t"], r["v"]) for r in rows]))
@@ -32,6 +36,10 @@ async def round_trip(db: Any) -> list[tuple[str, list[tuple[str, Any]]]]:
 def check(result: list[tuple[str, list[tuple[str, Any]]]]) -> None:
     """Every path stored each value with its own type and gives the same value back."""
     for path, rows in result:
+        if path == "wide":
+            assert rows == [("real", 2.0), ("real", 2.0)]
+            assert all(type(v) is float for _, v in rows)
+            continue
         assert [t for t, _ in rows] == EXPECTED_TYPES, path
         for (_, got), sent in zip(rows, VALUES, strict=True):
             want = int(sent) if type(sent) is bool else sent

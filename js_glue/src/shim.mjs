@@ -199,7 +199,14 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
     if (rc) throw failure(conn.ptr);
   }
 
-  // `reals`: null, or the positions (array params) / names (object params) of REAL values.
+  // Is the parameter `key` (a position or a name) a REAL? `reals` is 0/null (none), a mask
+  // of positions (bit i: position i; positions below 31) or an array of keys.
+  function isReal(reals, key) {
+    if (!reals) return false;
+    if (typeof reals === "number") return typeof key === "number" && key < 31 && ((reals >> key) & 1) === 1;
+    return reals.includes(key);
+  }
+
   function bind(conn, stmt, params, reals) {
     const p = stmt.pointer;
     const count = stmt.parameterCount;
@@ -209,7 +216,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
         throw new ProgrammingError(
           `Incorrect number of bindings supplied. The current statement uses ${count}, and there are ${params.length} supplied.`);
       }
-      for (let i = 0; i < count; i++) bindValue(conn, p, i + 1, params[i], reals != null && reals.includes(i));
+      for (let i = 0; i < count; i++) bindValue(conn, p, i + 1, params[i], isReal(reals, i));
       return;
     }
     // A mapping: ":name" / "@name" / "$name" placeholders.
@@ -218,7 +225,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
       if (!name) throw new ProgrammingError("positional placeholder used with named parameters");
       const key = name.slice(1) in params ? name.slice(1) : name;
       if (!(key in params)) throw new ProgrammingError(`You did not supply a value for binding parameter ${name}.`);
-      bindValue(conn, p, i, params[key], reals != null && reals.includes(key));
+      bindValue(conn, p, i, params[key], isReal(reals, key));
     }
   }
 
@@ -296,7 +303,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
   // Fault injection for the tests: the next calls fail as if the file system had.
   const faults = [];
 
-  // `realSets`: null, or for each parameter set its REAL keys (see bind) or null.
+  // `realSets`: null, or for each parameter set its REAL keys (see isReal).
   function run(handle, sql, paramSets, realSets) {
     let conn = null;
     let entry = null;
@@ -392,8 +399,8 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
         return errorResult(null, e, false);
       }
     },
-    // `reals`: null or the REAL keys of the parameters (see bind); `execArgs` takes them
-    // first, then the parameters as plain arguments.
+    // `reals`: the REAL keys of the parameters (see isReal); `execArgs` takes them first,
+    // then the parameters as plain arguments.
     exec(handle, sql, params, reals) {
       return run(handle, sql, [params], [reals]);
     },

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from ..commit_tracking import CommitTracker, StatementInfo
 from ..errors import (
@@ -71,33 +71,41 @@ _FIXUPS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def _plain_reals(params: Any) -> list[int] | Literal[False] | None:
-    """Whether ``params`` can go to JS as plain arguments (the fast path): ``False`` if not,
-    else the positions of the floats with an integral value, or ``None`` if there are none.
-    Pyodide passes ints as numbers or exact BigInts and strs as strings, and the shim checks
-    what SQLite cannot take (ints beyond 64 bits, strs with unpaired surrogates); but 2.0
-    arrives as the number 2, so the shim is told which values are REAL. This runs for every
-    statement: one ``type()`` lookup per value."""
+_MASK_POSITIONS = 31  # positions a mask can name (a JS number's bit operations)
+
+
+def _plain_reals(params: Any) -> int | None:
+    """The fast path: ``None`` if ``params`` can't go to JS as plain arguments, else the
+    mask of its REAL values (bit ``i``: value ``i`` is a float). Pyodide passes ints as
+    numbers or exact BigInts and strs as strings, and the shim refuses what SQLite cannot
+    take (ints beyond 64 bits, strs with unpaired surrogates); but 2.0 arrives as the
+    number 2, so the shim is told which values are floats. This runs for every statement:
+    one ``type()`` lookup per value."""
     kind = type(params)
     if kind is not list and kind is not tuple:
-        return False
-    reals = None
+        return None
+    mask = 0
     for i, v in enumerate(params):
         kind = type(v)
         if kind is float:
-            if v.is_integer():
-                if reals is None:
-                    reals = []
-                reals.append(i)
+            if i >= _MASK_POSITIONS:
+                return None  # the converting path names the positions in a list
+            mask |= 1 << i
         elif kind not in _PLAIN_TYPES:
-            return False
-    return reals
+            return None
+    return mask
 
 
-def _reals_of(values: Iterable[tuple[Any, Any]]) -> list[Any] | None:
-    """The keys (positions or names) of the floats with an integral value, or ``None``."""
-    reals = [k for k, v in values if isinstance(v, float) and v.is_integer()]
-    return reals or None
+def _real_keys(keyed_types: Iterable[tuple[Any, type]]) -> int | list[Any]:
+    """The keys (positions or names) of the float values: a mask (see :func:`_plain_reals`)
+    if all are positions it can name, else a list; 0 for none."""
+    keys = [k for k, t in keyed_types if issubclass(t, float)]
+    mask = 0
+    for k in keys:
+        if type(k) is not int or k >= _MASK_POSITIONS:
+            return keys
+        mask |= 1 << k
+    return mask
 
 
 def _value(v: Any) -> Any:
@@ -121,44 +129,57 @@ def _value(v: Any) -> Any:
 
 
 def _js_params(params: Params) -> tuple[Any, Any]:
-    """``params`` converted for the shim, and the keys of its REAL values (see
-    :func:`_plain_reals`) as a JS array, or ``None``."""
+    """``params`` converted for the shim, and the keys of its REAL values (a mask or a JS
+    array, see :func:`_real_keys`)."""
     ffi = _ffi()
     if isinstance(params, Mapping):
         from js import Object  # type: ignore[import-not-found]
 
         converted = {str(k): _value(v) for k, v in params.items()}
-        reals = _reals_of(converted.items())
-        return (ffi.to_js(converted, dict_converter=Object.fromEntries),
-                None if reals is None else ffi.to_js(reals))
-    if isinstance(params, str | bytes | bytearray):
+        js = ffi.to_js(converted, dict_converter=Object.fromEntries)
+        keyed_types: list[tuple[Any, type]] = [(k, type(v)) for k, v in converted.items()]
+    elif isinstance(params, str | bytes | bytearray):
         raise ProgrammingError("params must be a sequence or mapping of values")
-    try:
-        values = [_value(v) for v in params]
-    except TypeError:
-        raise ProgrammingError("params must be a sequence or mapping of values") from None
-    reals = _reals_of(enumerate(values))
-    return ffi.to_js(values), None if reals is None else ffi.to_js(reals)
+    else:
+        try:
+            values = [_value(v) for v in params]
+        except TypeError:
+            raise ProgrammingError("params must be a sequence or mapping of values") from None
+        js = ffi.to_js(values)
+        keyed_types = list(enumerate(map(type, values)))
+    reals = _real_keys(keyed_types)
+    return js, ffi.to_js(reals) if type(reals) is list else reals
 
 
 def _js_param_sets(seq_of_params: Sequence[Params]) -> tuple[Any, Any]:
     """All parameter sets in one conversion (values JS can't take are refused), and the
-    REAL keys of each set (see :func:`_js_params`), or ``None`` if no set has any."""
+    REAL keys of each set (see :func:`_js_params`), or ``None`` if no set has a float."""
     ffi = _ffi()
     from js import Object
 
     if isinstance(seq_of_params, str | bytes | bytearray):
         raise ProgrammingError("execute_many needs a sequence of parameter sets")
     sets: list[Any] = []
+    reals: list[int | list[Any]] = []
+    by_types: dict[tuple[type, ...], int | list[Any]] = {}  # sets mostly share their types
     for p in seq_of_params:
         if isinstance(p, str | bytes | bytearray):
             raise ProgrammingError("each parameter set must be a sequence or mapping")
+        if isinstance(p, Mapping):
+            sets.append(p)
+            reals.append(_real_keys((k, type(v)) for k, v in p.items()))
+            continue
         try:
-            sets.append(p if isinstance(p, Mapping) else list(p))
+            values = list(p)
         except TypeError:
             raise ProgrammingError("each parameter set must be a sequence or mapping") from None
-    reals = [_reals_of(p.items() if isinstance(p, Mapping) else enumerate(p)) for p in sets]
-    js_reals = ffi.to_js(reals) if any(r is not None for r in reals) else None
+        sets.append(values)
+        types = tuple(map(type, values))
+        keys = by_types.get(types)
+        if keys is None:
+            keys = by_types[types] = _real_keys(enumerate(types))
+        reals.append(keys)
+    js_reals = ffi.to_js(reals) if any(reals) else None
     try:
         return ffi.to_js(sets, dict_converter=Object.fromEntries, create_pyproxies=False), js_reals
     except Exception:
@@ -316,27 +337,23 @@ class PyodideConnection(Connection):
         if self._closed:
             raise DatabaseClosedError("connection is closed")
         reals = _plain_reals(params)  # the fast path: plain arguments, no conversion
-        if reals is False:
+        if reals is None:
             js_params, js_reals = _js_params(params)
-        elif reals is not None:
-            js_reals = _ffi().to_js(reals)
-        else:
-            js_reals = None
         if self._lock is None and self._lock_name is not None:
             if self._locked_args is not None:
                 name, timeout = self._lock_name, self.lock_timeout_ms
                 request = (
                     self._locked_exec(self._handle, name, timeout, sql, js_params, js_reals)
-                    if reals is False
-                    else self._locked_args(self._handle, name, timeout, sql, js_reals, *params)
+                    if reals is None
+                    else self._locked_args(self._handle, name, timeout, sql, reals, *params)
                 )
                 return await self._run_locked(request)
             await self._acquire()
         try:
-            if reals is False:
+            if reals is None:
                 raw = self._exec(self._handle, sql, js_params, js_reals)
             else:
-                raw = self._exec_args(self._handle, sql, js_reals, *params)
+                raw = self._exec_args(self._handle, sql, reals, *params)
             if self._async:
                 raw = await raw
             return self._result(raw)
