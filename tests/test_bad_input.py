@@ -148,7 +148,9 @@ def test_fuzzed_statements(db_path: str, sql: str, params: list[Any]) -> None:
                     want = params[0]
                     if isinstance(want, bool):
                         want = int(want)
-                    assert got == want or (got != got and want != want)
+                    if want != want:  # SQLite binds a NaN as NULL
+                        want = None
+                    assert got == want
             assert await db.get("SELECT v FROM t WHERE id = 1") == {"v": "keep"}
 
     asyncio.run(run())
