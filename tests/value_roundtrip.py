@@ -18,6 +18,8 @@ async def round_trip(db: Any) -> list[tuple[str, list[tuple[str, Any]]]]:
         await db.execute("INSERT INTO vals VALUES ('execute', ?, ?)", [pos, v])
         await db.execute("INSERT INTO vals VALUES ('named', :pos, :v)", {"pos": pos, "v": v})
     await db.execute_many("INSERT INTO vals VALUES ('many', ?, ?)", list(enumerate(VALUES)))
+    await db.execute_many("INSERT INTO vals VALUES ('named_many', :pos, :v)",
+                          [{"pos": pos, "v": v} for pos, v in enumerate(VALUES)])
     async with db.write_transaction() as tx:
         for pos, v in enumerate(VALUES):
             await tx.execute("INSERT INTO vals VALUES ('transaction', ?, ?)", (pos, v))
@@ -26,7 +28,7 @@ async def round_trip(db: Any) -> list[tuple[str, list[tuple[str, Any]]]]:
     await db.execute("INSERT INTO vals VALUES ('wide', 0, ?34)", wide)
     await db.execute_many("INSERT INTO vals VALUES ('wide', 1, ?34)", [wide])
     out = []
-    for path in ("execute", "named", "many", "transaction", "wide"):
+    for path in ("execute", "named", "many", "named_many", "transaction", "wide"):
         rows = await db.get_all(
             "SELECT typeof(v) AS t, v FROM vals WHERE path = ? ORDER BY pos", [path])
         out.append((path, [(r["t"], r["v"]) for r in rows]))

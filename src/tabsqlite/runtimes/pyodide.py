@@ -167,7 +167,7 @@ def _js_param_sets(seq_of_params: Sequence[Params]) -> tuple[Any, Any]:
             raise ProgrammingError("each parameter set must be a sequence or mapping")
         if isinstance(p, Mapping):
             sets.append(p)
-            reals.append(_real_keys((k, type(v)) for k, v in p.items()))
+            reals.append(_real_keys((str(k), type(v)) for k, v in p.items()))
             continue
         try:
             values = list(p)
