@@ -156,15 +156,9 @@ json.dumps({{"start": start, "end": end, "lat": lat}})
 
 # The same writes from raw JS on sqlite-wasm, each inside a Web Lock: what the hand-over
 # between tabs costs without tabsqlite.
+# Runs after PRELUDE (its js_open makes the file like the library does).
 RAW_WRITES = """
-import json
-from pyodide.code import run_js
-import tabsqlite_glue as glue
-from tabsqlite.runtimes.pyodide import PyodideRuntime
-f = run_js('''async (sqlite3, path, n, tag, startAt, pageSize) => {{
-  const db = new sqlite3.oo1.DB({{filename: 'file:' + path + '?vfs=opfs&opfs-unlock-asap=1',
-                                 flags: 'c'}});
-  if (pageSize) db.exec('PRAGMA page_size=' + pageSize);
+f = run_js('''async (db, path, n, tag, startAt) => {{
   const lock = 'raw-bench' + path;
   await navigator.locks.request(lock, () =>
     db.exec('CREATE TABLE IF NOT EXISTS w(id INTEGER PRIMARY KEY, tab TEXT, n INTEGER)'));
@@ -184,8 +178,7 @@ f = run_js('''async (sqlite3, path, n, tag, startAt, pageSize) => {{
   db.close();
   return JSON.stringify({{start, end, lat}});
 }}''')
-await f(glue.sqlite3, {path!r}, {n}, {tag!r}, {start_at},
-        PyodideRuntime.page_size or 0)
+await f(js_open(glue.sqlite3, {path!r}), {path!r}, {n}, {tag!r}, {start_at})
 """
 
 COUNT = """

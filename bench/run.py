@@ -135,6 +135,7 @@ class Bench:
         ):
             tabs = await self.tabs(4, query=query)
             for t in tabs:
+                await t.run(cases.PRELUDE)
                 await t.run(cases.NOW)
             single, multi, lost = [], [], 0
             single_lat: list[float] = []
