@@ -36,13 +36,6 @@ class Transaction(Queries):
             raise DatabaseClosedError("the transaction has ended")
         return await self._db._raw(sql, params, many)
 
-    async def execute(self, sql: str, params: Params = ()) -> QueryResult:
-        """Run one SQL statement with ``params`` inside the transaction (one coroutine
-        less than the generic path: a loop of single-row writes is this call, per row)."""
-        if not self.active:
-            raise DatabaseClosedError("the transaction has ended")
-        return await self._db._raw(sql, params, False)
-
     async def commit(self) -> None:
         """Commit now; the transaction ends (leaving the ``async with`` does nothing more)."""
         await self._finish(commit=True)
