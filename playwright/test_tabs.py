@@ -260,6 +260,20 @@ finally:
 
 
 @pytest.mark.parametrize("mode", ["worker", "main"])
+async def test_repeated_statements_report_each_run(open_tabs: Any, mode: str) -> None:
+    (tab,) = await open_tabs(1, mode=mode)
+    source = (ROOT / "tests" / "statement_reuse.py").read_text()
+    await tab.run(source + """
+import tabsqlite
+db = await tabsqlite.open_database("/reuse.db")
+try:
+    check(await reuse(db))
+finally:
+    await db.close(delete_database=True)
+""")
+
+
+@pytest.mark.parametrize("mode", ["worker", "main"])
 async def test_smoke_both_modes(open_tabs: Any, mode: str) -> None:
     a, b = await open_tabs(2, mode=mode)
     await a.run(SETUP)

@@ -15,6 +15,13 @@
 // an INTEGER beyond 2^53 (a BigInt).
 // lockedExec*() run the same inside the database's Web Lock (the statement starts in the
 // grant callback, so no other task runs while the lock is held).
+//
+// The hot path, for a statement Python runs again and again (a loop in a transaction):
+// statementId(handle, sql) names the statement once, and runner(handle) gives a function
+// (key, ...params) with key = reals * 256 + id, so neither the SQL text nor the handle
+// crosses the boundary per call. Its answer for a statement without result columns is a
+// number when it fits (see compact()) and Python already has the statement's facts; else
+// one of the forms above.
 import { runLocked } from "./coordination.mjs";
 
 const AUTH = {
@@ -28,6 +35,16 @@ const SEP = "\x1e", UNIT = "\x1f";
 // changes next to EXPLAIN made sqlite-wasm 3.54 trap with "memory access out of bounds").
 const NO_CACHE = /^\s*(CREATE|DROP|ALTER|EXPLAIN|PRAGMA|VACUUM|ATTACH|DETACH|REINDEX|ANALYZE)\b/i;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER), MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_IDS = 255; // statement ids per connection (a key's low byte)
+const COMPACT_ROWID = 2n ** 40n; // row ids a compact answer holds: [0, 2^40)
+
+// The compact answer: (lastRowid * 32 + rowsAffected + 1) * 8 + flags, below 2^48 so a JS
+// number carries it exactly; null if it doesn't fit (rowsAffected outside -1..30, a row id
+// outside [0, 2^40)). Python decodes it in PyodideConnection._result.
+function compact(rowsAffected, rowid, flags) {
+  if (rowsAffected < -1 || rowsAffected > 30 || rowid < 0n || rowid >= COMPACT_ROWID) return null;
+  return (Number(rowid) * 32 + rowsAffected + 1) * 8 + flags;
+}
 
 class ProgrammingError extends Error {}
 
@@ -93,7 +110,8 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
       filename = "file:" + encodeURI(path) + (flags.length ? "?" + flags.join("&") : "");
     }
     const db = new sqlite3.oo1.DB({ filename, flags: "c" });
-    const conn = { db, ptr: db.pointer, cache: new Map(), collect: null, collecting: false };
+    const conn = { db, ptr: db.pointer, cache: new Map(), collect: null, collecting: false,
+                   ids: new Map(), texts: [] };
     capi.sqlite3_set_authorizer(conn.ptr, authorizer(conn), 0);
     capi.sqlite3_busy_timeout(conn.ptr, options.busyTimeoutMs ?? 0);
     const handle = nextHandle++;
@@ -116,9 +134,10 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
       stmt.finalize();
       throw new ProgrammingError("You can only execute one statement at a time.");
     }
+    // `reported`: a keyed run answered with these facts, so Python has them.
     entry = { stmt, info: conn.collect || newInfo(), keep: !NO_CACHE.test(sql),
               readonly: !!capi.sqlite3_stmt_readonly(stmt.pointer),
-              noColumns: stmt.columnCount === 0 };
+              noColumns: stmt.columnCount === 0, reported: false };
     conn.cache.set(sql, entry);
     if (conn.cache.size > STMT_CACHE) {
       const [oldSql, old] = conn.cache.entries().next().value;
@@ -303,8 +322,9 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
   // Fault injection for the tests: the next calls fail as if the file system had.
   const faults = [];
 
-  // `realSets`: null, or for each parameter set its REAL keys (see isReal).
-  function run(handle, sql, paramSets, realSets) {
+  // `realSets`: null, or for each parameter set its REAL keys (see isReal). `keyed`: the
+  // call came by a statement id (see runner), so the answer may be compact.
+  function run(handle, sql, paramSets, realSets, keyed = false) {
     let conn = null;
     let entry = null;
     let wasInTx = false;
@@ -341,6 +361,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
       if (conn.collect !== null && conn.collect !== entry.info) { // re-prepared: fresh facts
         entry.info = conn.collect;
         entry.readonly = !!capi.sqlite3_stmt_readonly(stmt.pointer);
+        entry.reported = false;
       }
       conn.collect = null;
       const info = entry.info;
@@ -349,8 +370,16 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
       const inTx = !autocommit(ptr);
       if (noColumns) {
         drop(conn, sql, entry);
-        return "1" + SEP + rowsAffected + SEP + rowid + SEP +
-          ((wasInTx ? 1 : 0) | (inTx ? 2 : 0) | (changed ? 4 : 0)) + SEP + packed(info);
+        const flags = (wasInTx ? 1 : 0) | (inTx ? 2 : 0) | (changed ? 4 : 0);
+        if (keyed) {
+          if (entry.reported) {
+            const answer = compact(rowsAffected, rowid, flags);
+            if (answer !== null) return answer;
+          } else {
+            entry.reported = true;
+          }
+        }
+        return "1" + SEP + rowsAffected + SEP + rowid + SEP + flags + SEP + packed(info);
       }
       const columns = [];
       for (let i = 0, n = stmt.columnCount; i < n; i++) columns.push(capi.sqlite3_column_name(stmt.pointer, i));
@@ -381,6 +410,28 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
       }
       return false;
     });
+  }
+
+  // A statement's id on its connection (1..MAX_IDS), or 0 when the connection has named
+  // as many as it keeps (the caller then sends the SQL text).
+  function statementId(handle, sql) {
+    const conn = getConn(handle);
+    let id = conn.ids.get(sql);
+    if (id === undefined) {
+      if (conn.texts.length >= MAX_IDS) return 0;
+      conn.texts.push(sql);
+      id = conn.texts.length;
+      conn.ids.set(sql, id);
+    }
+    return id;
+  }
+
+  function runner(handle) {
+    const conn = getConn(handle);
+    return (key, ...params) => {
+      const id = key % 256;
+      return run(handle, conn.texts[id - 1], [params], [(key - id) / 256], true);
+    };
   }
 
   function unlock(handle) {
@@ -422,6 +473,8 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
     },
     // Give back the lock a statement kept for its open transaction.
     unlock,
+    statementId,
+    runner,
     close(handle) {
       unlock(handle);
       const conn = conns.get(handle);

@@ -72,6 +72,7 @@ _FIXUPS: dict[str, Callable[[Any], Any]] = {
 
 
 _MASK_POSITIONS = 31  # positions a mask can name (a JS number's bit operations)
+_KEYS_KEPT = 512  # statement keys a connection remembers (by SQL text and value types)
 
 
 def _plain_reals(params: Any) -> int | None:
@@ -250,6 +251,13 @@ class PyodideConnection(Connection):
         self._in_tx = False
         self._tracker = CommitTracker()
         self._facts: dict[str, StatementInfo] = {}
+        # Worker mode, the hot path: a statement run again and again in a transaction goes
+        # by a key, found here by its SQL text and value types: the mask of its float values
+        # times 256 plus its id in the shim (see shim.mjs; 0: none yet), or -1 when the values
+        # can't go as plain arguments. And the facts the shim gave for each id.
+        self._run_keyed: Any = None if self._async else glue.runner(handle)
+        self._keys: dict[tuple[Any, ...], int] = {}
+        self._keyed_facts: dict[int, StatementInfo] = {}
         self._closed = False
 
     async def _acquire(self) -> None:
@@ -295,15 +303,39 @@ class PyodideConnection(Connection):
             if self._in_tx:  # the shim kept the lock for the open transaction
                 self._lock = _KeptLock(self._glue, self._handle)
 
-    def _result(self, raw: Any) -> QueryResult:
-        """Turn the shim's answer into a result (or raise), tracking the transaction state."""
-        if type(raw) is str:  # a statement without result columns: the compact form
+    def _new_key(self, sig: tuple[Any, ...], sql: str, params: Sequence[Any]) -> int:
+        """The key for ``sql`` with values of these types (see ``_keys``). A statement gets
+        its id (the shim keeps a few hundred) when it first runs in a transaction."""
+        reals = _plain_reals(params)
+        if reals is None:
+            key = -1
+        elif self._lock is None and self._lock_name is not None:
+            return reals * 256  # outside a transaction: no id yet, nothing remembered
+        else:
+            statement_id = int(self._glue.statementId(self._handle, sql))
+            key = reals * 256 + statement_id if statement_id else -1
+        if len(self._keys) < _KEYS_KEPT:
+            self._keys[sig] = key
+        return key
+
+    def _result(self, raw: Any, statement_id: int = 0) -> QueryResult:
+        """Turn the shim's answer into a result (or raise), tracking the transaction state.
+        ``statement_id``: the call went by key (its answer may be a number)."""
+        if type(raw) is int:  # (rowid * 32 + rows affected + 1) * 8 + flags, see shim.mjs
+            in_tx = self._in_tx = raw & 2 == 2
+            committed = self._tracker.statement_done(
+                self._keyed_facts[statement_id], raw & 4 == 4, raw & 1 == 1, in_tx
+            )
+            return QueryResult((), [], ((raw >> 3) & 31) - 1, raw >> 8, committed)
+        if type(raw) is str:  # a statement without result columns: the string form
             _, affected, rowid, flags_text, facts = raw.split(_SEP, 4)
             flags = int(flags_text)
             in_tx = self._in_tx = bool(flags & 2)
             info = self._facts.get(facts)
             if info is None:
                 info = self._facts[facts] = _parse_facts(facts)
+            if statement_id:
+                self._keyed_facts[statement_id] = info
             committed = self._tracker.statement_done(
                 info, bool(flags & 4), bool(flags & 1), in_tx
             )
@@ -336,9 +368,18 @@ class PyodideConnection(Connection):
     async def execute(self, sql: str, params: Params = ()) -> QueryResult:
         if self._closed:
             raise DatabaseClosedError("connection is closed")
-        reals = _plain_reals(params)  # the fast path: plain arguments, no conversion
-        if reals is None:
-            js_params, js_reals = _js_params(params)
+        key = -1
+        kind = type(params)
+        if self._run_keyed is not None and (kind is list or kind is tuple):
+            sig = (sql, *map(type, params))
+            known = self._keys.get(sig)
+            key = self._new_key(sig, sql, params) if known is None else known  # type: ignore[arg-type]
+        if key >= 0:
+            reals: int | None = key >> 8
+        else:
+            reals = _plain_reals(params)  # plain arguments, no conversion
+            if reals is None:
+                js_params, js_reals = _js_params(params)
         if self._lock is None and self._lock_name is not None:
             if self._locked_args is not None:
                 name, timeout = self._lock_name, self.lock_timeout_ms
@@ -350,6 +391,8 @@ class PyodideConnection(Connection):
                 return await self._run_locked(request)
             await self._acquire()
         try:
+            if key >= 0 and key & 255:  # this tab holds the lock (a transaction): the hot path
+                return self._result(self._run_keyed(key, *params), key & 255)
             if reals is None:
                 raw = self._exec(self._handle, sql, js_params, js_reals)
             else:
@@ -385,6 +428,7 @@ class PyodideConnection(Connection):
         if self._closed:
             return
         self._closed = True
+        self._run_keyed = None
         try:
             result = self._glue.close(self._handle)
             if self._async:
