@@ -56,6 +56,7 @@ async def test_all_columns_by_default_and_blobs_as_hex(db: tabsqlite.Database) -
     await db.execute("INSERT INTO todos VALUES ('b', 't', 0, x'00ff')")
     (row,) = await diff(db)
     assert row["value"] == {"id": "b", "title": "t", "done": 0, "note": "00FF"}
+    assert row["previous_value"] is None  # (no UPDATE tracked: the storage keeps no OLD copy)
 
 
 async def test_delete_through_the_view_and_on_change_by_its_name(

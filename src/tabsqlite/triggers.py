@@ -80,19 +80,26 @@ def with_storage_views(tables: frozenset[str]) -> frozenset[str]:
     return tables | views if views else tables
 
 
-def _destination_sql(destination: str, columns: Sequence[str], temp: bool) -> list[str]:
+def _destination_sql(
+    destination: str, columns: Sequence[str], temp: bool, with_previous: bool
+) -> list[str]:
     """The diff: a storage table and, named ``destination``, a view of it (DELETE through the
     view works). Triggers store plain copies: the operation as a small integer, the time as a
     julian day number, the values (``_v<i>`` of NEW, or OLD for DELETE; ``_p<i>`` of OLD for
-    UPDATE). The view formats them as the documented columns when read: building JSON and
-    text on every write cost more than the write itself (and generated columns are computed
-    on insert too), and so did AUTOINCREMENT (a read and a write of ``sqlite_sequence`` per
-    row), so ``operation_id`` is the rowid."""
+    UPDATE, only when UPDATE is tracked: unused columns still cost each stored row). The view
+    formats them as the documented columns when read: building JSON and text on every write
+    cost more than the write itself (and generated columns are computed on insert too), and
+    so did AUTOINCREMENT (a read and a write of ``sqlite_sequence`` per row), so
+    ``operation_id`` is the rowid."""
     n = len(columns)
     temp_sql = "TEMP " if temp else ""
     storage = quote_identifier(storage_table(destination))
     view = quote_identifier(destination)
-    stored = "".join(f", _v{i}" for i in range(n)) + "".join(f", _p{i}" for i in range(n))
+    stored = "".join(f", _v{i}" for i in range(n))
+    previous = "NULL"
+    if with_previous:
+        stored += "".join(f", _p{i}" for i in range(n))
+        previous = f"iif(_op = {_OP_CODES['UPDATE']}, {_json_of(columns, '_p')}, NULL)"
     operation = " ".join(f"WHEN {code} THEN '{op}'" for op, code in _OP_CODES.items())
     return [
         f"CREATE {temp_sql}TABLE {storage} (operation_id INTEGER PRIMARY KEY, id, _op, _at"
@@ -101,7 +108,7 @@ def _destination_sql(destination: str, columns: Sequence[str], temp: bool) -> li
         f"CASE _op {operation} END AS operation, "
         "strftime('%Y-%m-%dT%H:%M:%fZ', _at) AS timestamp, "
         f"{_json_of(columns, '_v')} AS value, "
-        f"iif(_op = {_OP_CODES['UPDATE']}, {_json_of(columns, '_p')}, NULL) AS previous_value "
+        f"{previous} AS previous_value "
         f"FROM {storage}",
     ]
 
@@ -449,7 +456,8 @@ class TriggerManager:
                         f"{len(tracked)} columns are more than a diff table can hold "
                         f"({_MAX_TRACKED_COLUMNS}); pass columns=[...]"
                     )
-                for sql in _destination_sql(destination, tracked, not persisted):
+                for sql in _destination_sql(destination, tracked, not persisted,
+                                            with_previous="UPDATE" in ops):
                     await tx.execute(sql)
                 if before_create is not None:
                     await before_create(tx)
