@@ -245,29 +245,24 @@ async def test_new_file_gets_the_runtime_page_size_existing_keeps_its_own(
     assert json.loads(sizes) == [8192, 7, 16384]  # 8192: sqlite-wasm's own default
 
 
-@pytest.mark.parametrize("mode", ["worker", "main"])
-async def test_values_come_back_with_their_types(open_tabs: Any, mode: str) -> None:
-    (tab,) = await open_tabs(1, mode=mode)
-    source = (ROOT / "tests" / "value_roundtrip.py").read_text()
-    await tab.run(source + """
-import tabsqlite
-db = await tabsqlite.open_database("/values.db")
-try:
-    check(await round_trip(db))
-finally:
-    await db.close(delete_database=True)
-""")
+# Cases written once for every runtime: tests/<file> runs on CPython and here in a tab.
+SHARED_CASES = {
+    "values come back with their types": ("value_roundtrip.py", "check(await round_trip(db))"),
+    "repeated statements report each run": ("statement_reuse.py", "check(await reuse(db))"),
+}
 
 
 @pytest.mark.parametrize("mode", ["worker", "main"])
-async def test_repeated_statements_report_each_run(open_tabs: Any, mode: str) -> None:
+@pytest.mark.parametrize("case", list(SHARED_CASES))
+async def test_shared_case_in_a_tab(open_tabs: Any, case: str, mode: str) -> None:
+    file, call = SHARED_CASES[case]
     (tab,) = await open_tabs(1, mode=mode)
-    source = (ROOT / "tests" / "statement_reuse.py").read_text()
-    await tab.run(source + """
+    source = (ROOT / "tests" / file).read_text()
+    await tab.run(source + f"""
 import tabsqlite
-db = await tabsqlite.open_database("/reuse.db")
+db = await tabsqlite.open_database("/shared_case.db")
 try:
-    check(await reuse(db))
+    {call}
 finally:
     await db.close(delete_database=True)
 """)
