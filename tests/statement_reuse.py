@@ -30,7 +30,7 @@ async def reuse(db: Any) -> dict[str, Any]:
         ]
         out["counts"] = [
             (await tx.execute("UPDATE r SET a = ? WHERE id > ?", ["y", lo])).rows_affected
-            for lo in (2**63 - 2, 0, -10, 2**63 - 2)
+            for lo in (2**63 - 2, 0, -10, 2**63 - 2, 2**63 - 1, 2**63 - 1)
         ]
         out["select"] = [(await tx.get("SELECT a, ? AS f FROM r WHERE id = ?", [f, 1]))
                          for f in (2.0, 2.5, 2.0)]
@@ -62,6 +62,18 @@ async def reuse(db: Any) -> dict[str, Any]:
     async with db.write_transaction() as tx:
         await tx.execute(INSERT, [13, "dropped"])
     out["after_drop"] = await _next_change(changes)
+    # A repeated statement whose error ends the transaction (OR ROLLBACK): nothing of it
+    # stays, and the next transaction works.
+    failed = ""
+    try:
+        async with db.write_transaction() as tx:
+            for a in ("first", "again"):
+                await tx.execute("INSERT OR ROLLBACK INTO r(id, a) VALUES (?, ?)", [500, a])
+    except Exception as e:  # the runtime's ConstraintError (the test file imports no tabsqlite)
+        failed = type(e).__name__
+    out["rolled_back"] = (failed, (await db.get("SELECT count(*) AS n FROM r WHERE id = 500"))["n"])
+    async with db.write_transaction() as tx:
+        await tx.execute("INSERT OR ROLLBACK INTO r(id, a) VALUES (?, ?)", [501, "after"])
     out["log"] = (await db.get("SELECT count(*) AS n FROM r_log"))["n"]
     out["rows"] = (await db.get("SELECT count(*) AS n FROM r"))["n"]
     return out
@@ -71,7 +83,7 @@ def check(out: dict[str, Any]) -> None:
     """What :func:`reuse` must report."""
     assert out["rowids"] == [1, 2, 2**40 - 1, 2**40, 2**53 + 1, -5, 2**63 - 1], out["rowids"]
     assert all(type(i) is int for i in out["rowids"]), out["rowids"]
-    assert out["counts"] == [1, 6, 7, 1], out["counts"]
+    assert out["counts"] == [1, 6, 7, 1, 0, 0], out["counts"]
     assert out["select"] == [{"a": "y", "f": f} for f in (2.0, 2.5, 2.0)], out["select"]
     assert all(type(row["f"]) is float for row in out["select"]), out["select"]
     assert out["many"] == 40, out["many"]
@@ -79,5 +91,6 @@ def check(out: dict[str, Any]) -> None:
     assert out["before_trigger"] == {"r"}, out["before_trigger"]
     assert out["after_trigger"] == {"r", "r_log"}, out["after_trigger"]
     assert out["after_drop"] == {"r"}, out["after_drop"]
+    assert out["rolled_back"] == ("ConstraintError", 0), out["rolled_back"]
     assert out["log"] == 2, out["log"]
-    assert out["rows"] == 7 + 40 + 4, out["rows"]
+    assert out["rows"] == 7 + 40 + 4 + 1, out["rows"]
