@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import statement_reuse
 from value_roundtrip import check, round_trip
 
 
@@ -11,8 +12,5 @@ async def test_values_come_back_with_their_types(db_path: str, open_db: Any) -> 
 
 
 async def test_repeated_statements_report_each_run(db_path: str, open_db: Any) -> None:
-    from statement_reuse import check as check_reuse
-    from statement_reuse import reuse
-
     db = await open_db(db_path)
-    check_reuse(await reuse(db))
+    statement_reuse.check(await statement_reuse.reuse(db))

@@ -251,10 +251,10 @@ class PyodideConnection(Connection):
         self._in_tx = False
         self._tracker = CommitTracker()
         self._facts: dict[str, StatementInfo] = {}
-        # Worker mode, the hot path: a statement run again and again in a transaction goes
-        # by a key, found here by its SQL text and value types: the mask of its float values
-        # times 256 plus its id in the shim (see shim.mjs; 0: none yet), or -1 when the values
-        # can't go as plain arguments. And the facts the shim gave for each id.
+        # A statement's key, found here by its SQL text and value types: the mask of its
+        # float values times 256 plus its id in the shim (see shim.mjs; 0: none), or -1 when
+        # the values can't go as plain arguments. Worker mode, the hot path: a statement run
+        # again and again in a transaction goes by its id. And the facts given for each id.
         self._run_keyed: Any = None if self._async else glue.runner(handle)
         self._keys: dict[tuple[Any, ...], int] = {}
         self._keyed_facts: dict[int, StatementInfo] = {}
@@ -304,16 +304,18 @@ class PyodideConnection(Connection):
                 self._lock = _KeptLock(self._glue, self._handle)
 
     def _new_key(self, sig: tuple[Any, ...], sql: str, params: Sequence[Any]) -> int:
-        """The key for ``sql`` with values of these types (see ``_keys``). A statement gets
-        its id (the shim keeps a few hundred) when it first runs in a transaction."""
+        """The key for ``sql`` with values of these types (see ``_keys``). In worker mode a
+        statement gets its id when it first runs in a transaction (0 once the shim has
+        named as many as it keeps)."""
         reals = _plain_reals(params)
         if reals is None:
             key = -1
+        elif self._run_keyed is None:
+            key = reals * 256  # main mode: no ids
         elif self._lock is None and self._lock_name is not None:
-            return reals * 256  # outside a transaction: no id yet, nothing remembered
+            return reals * 256  # outside a transaction: not remembered, so it gets its id
         else:
-            statement_id = int(self._glue.statementId(self._handle, sql))
-            key = reals * 256 + statement_id if statement_id else -1
+            key = reals * 256 + int(self._glue.statementId(self._handle, sql))
         if len(self._keys) < _KEYS_KEPT:
             self._keys[sig] = key
         return key
@@ -370,16 +372,15 @@ class PyodideConnection(Connection):
             raise DatabaseClosedError("connection is closed")
         key = -1
         kind = type(params)
-        if self._run_keyed is not None and (kind is list or kind is tuple):
+        if kind is list or kind is tuple:
             sig = (sql, *map(type, params))
             known = self._keys.get(sig)
             key = self._new_key(sig, sql, params) if known is None else known  # type: ignore[arg-type]
+        reals: int | None = None
         if key >= 0:
-            reals: int | None = key >> 8
+            reals = key >> 8  # plain arguments, no conversion
         else:
-            reals = _plain_reals(params)  # plain arguments, no conversion
-            if reals is None:
-                js_params, js_reals = _js_params(params)
+            js_params, js_reals = _js_params(params)
         if self._lock is None and self._lock_name is not None:
             if self._locked_args is not None:
                 name, timeout = self._lock_name, self.lock_timeout_ms
