@@ -264,6 +264,12 @@ class Bench:
         js_plain, js_trig = median(out["js_plain"]), median(out["js_trigger"])
         self.row("6", "  raw JS, no trigger / the same trigger (SQLite's own cost)",
                  f"{js_plain:.0f}/{js_trig:.0f} ms", f"{js_trig / js_plain:.2f}x", "(report)")
+        js_const = median(out["js_const_time"])
+        self.row("6", "  raw JS, that trigger with a constant for the time (no statement journal)",
+                 f"{js_const:.0f} ms", f"{js_const / js_plain:.2f}x", "(report)")
+        js_nn, js_nn_const = median(out["js_nn_plain"]), median(out["js_nn_const_time"])
+        self.row("6", "  raw JS, NOT NULL column: none / constant-time trigger (journal again)",
+                 f"{js_nn:.0f}/{js_nn_const:.0f} ms", f"{js_nn_const / js_nn:.2f}x", "(report)")
         self.row("6", "track_table_diff drain rate", f"{drain:.0f} rows/s", "", "(report)")
         await self.close([tab])
 

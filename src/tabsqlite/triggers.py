@@ -581,6 +581,10 @@ class TriggerManager:
         kind = "TRIGGER" if persisted else "TEMP TRIGGER"
         target = quote_identifier(source) if persisted else f"main.{quote_identifier(source)}"
         names = ", ".join(["id", "_op", "_at", *targets])
+        # The time costs more than its call: a function in a trigger makes SQLite keep a
+        # statement journal (a copy of each page the statement touches) for every write
+        # inside a transaction. Tables with NOT NULL or UNIQUE columns keep one anyway, and
+        # a function-free clock would be wrong for writers outside tabsqlite (README, fig 6).
         row = ", ".join([f"{ref}.{row_id}", str(_OP_CODES[op]), "julianday('now')", *values])
         return (
             f"CREATE {kind} {quote_identifier(name)} AFTER {op} ON {target}{when_sql} BEGIN "
