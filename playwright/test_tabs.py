@@ -249,6 +249,7 @@ async def test_new_file_gets_the_runtime_page_size_existing_keeps_its_own(
 SHARED_CASES = {
     "values come back with their types": ("value_roundtrip.py", "check(await round_trip(db))"),
     "repeated statements report each run": ("statement_reuse.py", "check(await reuse(db))"),
+    "a bulk load in one statement is tracked": ("bulk_load.py", "check(await load(db))"),
 }
 
 

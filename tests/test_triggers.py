@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+import bulk_load
 import tabsqlite
 
 ALL = {"INSERT": None, "UPDATE": None, "DELETE": None}
@@ -343,3 +344,8 @@ async def test_close_drops_own_triggers(db_path: str, open_db: Any) -> None:
     await a.close()
     b = await open_db(db_path)
     assert await b.get_all("SELECT name FROM sqlite_schema WHERE type = 'trigger'") == []
+
+
+async def test_bulk_load_in_one_statement(db_path: str, open_db: Any) -> None:
+    db = await open_db(db_path)
+    bulk_load.check(await bulk_load.load(db))
