@@ -54,9 +54,11 @@ js_single_inserts = run_js('''(sqlite3, db, n) => {
 def rows(n):
     return [[i, f"row {i}", i * 0.5] for i in range(n)]
 
-async def fresh(db, table="t"):
-    await db.execute(f"DROP TABLE IF EXISTS {table}")
-    await db.execute(f"CREATE TABLE {table}(id INTEGER PRIMARY KEY, a INTEGER, b TEXT, c REAL)")
+T = "CREATE TABLE t(id INTEGER PRIMARY KEY, a INTEGER, b TEXT, c REAL)"
+
+async def fresh(db):
+    await db.execute("DROP TABLE IF EXISTS t")
+    await db.execute(T)
 
 # SQLite's own cost of the same trigger: raw JS inserts (as in figure 1) on a raw connection,
 # with no trigger and with the library's trigger and storage table copied from its schema.
@@ -280,8 +282,8 @@ if ok is True:
 json.dumps([ok, ms])
 """
 
+# Runs after PRELUDE (its imports, T, fresh, js_open and js_trigger_round).
 TRIGGER_COST = """
-import asyncio, json, time, tabsqlite
 from pyodide.ffi import to_js
 from tabsqlite.triggers import storage_table
 N = {n}
@@ -290,7 +292,6 @@ raw = js_open(glue.sqlite3, "/bench/trigger_raw.db")
 out = {{"plain": [], "trigger": [], "minimal": [], "drain_rows_per_s": [], "js_plain": [],
        "js_trigger": [], "js_const_time": [], "js_nn_plain": [], "js_nn_const_time": [],
        "trigger_one_statement": []}}
-T = "CREATE TABLE t(id INTEGER PRIMARY KEY, a INTEGER, b TEXT, c REAL)"
 NN = T.replace("a INTEGER", "a INTEGER NOT NULL")
 def variant(ddl, old, new):  # the copied DDL with one piece swapped (which must be there)
     assert sum(old in sql for sql in ddl) == 1, (old, ddl)
@@ -298,9 +299,8 @@ def variant(ddl, old, new):  # the copied DDL with one piece swapped (which must
 data = [[i, f"row {{i}}", 0.5] for i in range(N)]
 for rep in range({repeat} + 1):  # the first round warms up (wasm tiers up) and is not kept
     for kind in ("plain", "trigger", "minimal", "trigger_one_statement"):
-        await db.execute("DROP TABLE IF EXISTS t")
+        await fresh(db)
         await db.execute("DROP TABLE IF EXISTS minimal_log")
-        await db.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, a INTEGER, b TEXT, c REAL)")
         trig = None
         if kind == "minimal":  # the floor: a hand-written trigger copying only the row id
             await db.execute("CREATE TABLE minimal_log(id)")

@@ -21,7 +21,7 @@ async def load(db: Any) -> dict[str, Any]:
         for _ in range(2):
             async with db.write_transaction() as tx:
                 res = await tx.execute(LOAD, [json.dumps(ROWS)])
-        rows = await db.get_all("SELECT t, n, f, typeof(n) AS tn, typeof(f) AS tf FROM b "
+        rows = await db.get_all("SELECT t, n, f, typeof(n) AS tn FROM b "
                                 "ORDER BY id")
         diff = await db.get_all("SELECT id, operation, timestamp, value FROM b_diff "
                                 "ORDER BY operation_id")
