@@ -297,7 +297,7 @@ class Bench:
                  "1.00", "")
         self.row("8", "worker start -> ready Database", f"{med['total']:.0f} ms",
                  f"{med['total'] / med['pyodide']:.2f}x", "(report)")
-        self.row("8", "  of which sqlite-wasm / micropip+wheel / open",
+        self.row("8", "  of which sqlite-wasm / wheel+import / open",
                  f"{med['sqlite']:.0f}/{med['wheel']:.0f}/{med['open']:.0f}", "", "")
 
 

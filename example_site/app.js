@@ -105,7 +105,6 @@ async function main() {
   tab = await startTab({
     mode: "worker",
     wheelURL: location.origin + wheels.tabsqlite,
-    micropipURL: location.origin + wheels.micropip,
     onEvent,
   });
   const source = await (await fetch("app.py")).text();

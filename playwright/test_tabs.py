@@ -323,3 +323,33 @@ async def test_schema_statements_reused_across_schema_changes(open_tabs: Any) ->
         (await d.get("SELECT count(*) AS n FROM t"))["n"]
     """)
     assert out == 1
+
+
+@pytest.mark.parametrize("mode", ["worker", "main"])
+async def test_start_installs_the_wheel_alone_and_micropip_on_request(
+    open_tabs: Any, context: Any, server_url: str, mode: str
+) -> None:
+    plain, with_micropip = await open_tabs(1, mode=mode) + await open_tabs(
+        1, mode=mode, query="&micropip=1")
+    check = """
+        import importlib.metadata, importlib.util, json, tabsqlite
+        json.dumps([importlib.metadata.version("tabsqlite"),
+                    importlib.util.find_spec("micropip") is not None])
+    """
+    version, has_micropip = json.loads(await plain.run(check))
+    assert version and not has_micropip  # installed as a real distribution, without micropip
+    version2, has_micropip = json.loads(await with_micropip.run(check))
+    assert version2 == version and has_micropip
+    # micropip counts the unpacked wheel as installed: asking for tabsqlite fetches
+    # nothing (this machine has no index to fetch from).
+    await with_micropip.run("""
+        import micropip
+        await micropip.install(f"tabsqlite=={tabsqlite.__version__}")
+    """)
+    # A wheel URL that does not answer fails the start with a message naming it.
+    page = await context.new_page()
+    await page.goto(f"{server_url}/?mode={mode}&wheel=/wheels/missing.whl")
+    error = await page.evaluate("window.tabReady.then(() => 'started', e => String(e))")
+    await page.close()
+    assert "could not fetch the tabsqlite wheel" in error and "missing.whl" in error
+    assert "404" in error

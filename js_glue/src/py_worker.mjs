@@ -1,6 +1,6 @@
 // A tab's worker in "worker mode": sqlite-wasm and Pyodide side by side, Python calls the
 // shim directly (one synchronous call per statement). The page talks to it with messages:
-//   {type: "init", micropipURL, wheelURL, vfs}   -> {type: "ready", timings}
+//   {type: "init", wheelURL, micropipURL?, vfs}   -> {type: "ready", timings}
 //   {type: "run", id, code}                      -> {type: "result", id, ok, value | error}
 // Python can post {type: "event", data} to the page with tabsqlite_glue.post_to_page(data).
 import sqlite3InitModule from "../node_modules/@sqlite.org/sqlite-wasm/dist/index.mjs";
@@ -8,6 +8,7 @@ import { loadPyodide } from "../node_modules/pyodide/pyodide.mjs";
 import { createShim } from "./shim.mjs";
 import { coordination } from "./coordination.mjs";
 import { toPlain } from "./convert.mjs";
+import { fetchWheel, installWheel } from "./install.mjs";
 
 let pyodide = null;
 let startPromise = null;
@@ -15,6 +16,8 @@ const now = () => performance.timeOrigin + performance.now();
 
 async function start(init) {
   const timings = { workerStart: now() };
+  const wheel = fetchWheel(init.wheelURL); // in flight while sqlite-wasm and Pyodide load
+  wheel.catch(() => {}); // (its error is raised where it is awaited)
   const sqlite3 = await sqlite3InitModule({ print: () => {}, printErr: (...a) => console.warn(...a) });
   timings.sqliteReady = now();
   const vfsList = sqlite3.capi.sqlite3_js_vfs_list();
@@ -26,10 +29,7 @@ async function start(init) {
   const shim = createShim(sqlite3, { vfs, unlockAsap: init.unlockAsap ?? true });
   pyodide = await loadPyodide({ indexURL: new URL("../node_modules/pyodide/", import.meta.url).href });
   timings.pyodideReady = now();
-  await pyodide.loadPackage(init.micropipURL, { messageCallback: () => {} });
-  const micropip = pyodide.pyimport("micropip");
-  await micropip.install(init.wheelURL);
-  micropip.destroy();
+  await installWheel(pyodide, await wheel, init.micropipURL);
   pyodide.registerJsModule("tabsqlite_glue", {
     mode: "worker",
     defaultDirectory: init.defaultDirectory || "/tabsqlite",

@@ -2,7 +2,7 @@
 // Python in it.
 //
 //   import { startTab } from "/js_glue/src/tabsqlite.mjs";
-//   const tab = await startTab({ mode: "worker", wheelURL, micropipURL, onEvent });
+//   const tab = await startTab({ mode: "worker", wheelURL, onEvent });  // micropipURL: optional
 //   await tab.run("db = await tabsqlite.open_database('app.db')");
 //
 // "worker" (fastest): Pyodide and sqlite-wasm share a dedicated worker; Python calls the
@@ -10,6 +10,7 @@
 // database call is proxied to a database worker. The Python API is the same in both.
 import { coordination } from "./coordination.mjs";
 import { toPlain } from "./convert.mjs";
+import { fetchWheel, installWheel } from "./install.mjs";
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -84,13 +85,12 @@ async function startMainThreadTab(options) {
     pending.set(id, { resolve, reject });
     worker.postMessage({ id, op, args });
   });
+  const wheel = fetchWheel(options.wheelURL); // in flight while Pyodide loads
+  wheel.catch(() => {}); // (its error is raised where it is awaited)
   const { loadPyodide } = await import("../node_modules/pyodide/pyodide.mjs");
   const pyodide = await loadPyodide({ indexURL: new URL("../node_modules/pyodide/", import.meta.url).href });
   const pyodideReady = now();
-  await pyodide.loadPackage(options.micropipURL, { messageCallback: () => {} });
-  const micropip = pyodide.pyimport("micropip");
-  await micropip.install(options.wheelURL);
-  micropip.destroy();
+  await installWheel(pyodide, await wheel, options.micropipURL);
   await workerReady;
   pyodide.registerJsModule("tabsqlite_glue", {
     mode: "main",
