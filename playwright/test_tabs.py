@@ -250,6 +250,8 @@ SHARED_CASES = {
     "values come back with their types": ("value_roundtrip.py", "check(await round_trip(db))"),
     "repeated statements report each run": ("statement_reuse.py", "check(await reuse(db))"),
     "a bulk load in one statement is tracked": ("bulk_load.py", "check(await load(db))"),
+    "execute_many takes each shape of parameter set": (
+        "param_sets.py", "check(await shapes(db))"),
 }
 
 

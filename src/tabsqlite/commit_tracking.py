@@ -71,7 +71,7 @@ class CommitTracker:
         if in_transaction:  # inside (or just begun): remember the tables for the commit
             if info.ddl:
                 self._pending |= info.ddl
-            if rows_changed and info.writes:
+            if rows_changed and info.writes and not info.writes <= self._pending:
                 self._pending |= info.writes
             return None
         tables = set(info.ddl)

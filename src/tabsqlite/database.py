@@ -170,12 +170,15 @@ class Database(Queries):
 
     async def _raw(self, sql: str, params: Params, many: bool) -> QueryResult:
         """Run a statement on the connection; the caller holds the lock."""
-        if not isinstance(sql, str):
+        if type(sql) is not str and not isinstance(sql, str):
             raise ProgrammingError(f"sql must be a str, not {type(sql).__name__}")
         if many:
+            _check_param_sets(params)  # type: ignore[arg-type]
             result = await self._conn.execute_many(sql, params)  # type: ignore[arg-type]
         else:
-            _check_params(params)
+            kind = type(params)
+            if kind is not list and kind is not tuple:  # (the common kinds skip the check)
+                _check_params(params)
             result = await self._conn.execute(sql, params)
         self.statements_run += 1
         if result.committed:
@@ -321,6 +324,17 @@ def _check_params(params: object) -> None:
         raise ProgrammingError(
             "params must be a sequence or mapping of values, not a single str/bytes"
         )
+
+
+def _check_param_sets(seq_of_params: list[Any]) -> None:
+    """Refuse a str or bytes parameter set on every runtime (stdlib sqlite3 would bind its
+    characters one by one), before anything runs."""
+    for params in seq_of_params:
+        kind = type(params)
+        if kind is not list and kind is not tuple and isinstance(params, (str, bytes, bytearray)):
+            raise ProgrammingError(
+                "each parameter set must be a sequence or mapping of values, not a str/bytes"
+            )
 
 
 async def _open(
