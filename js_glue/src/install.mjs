@@ -5,12 +5,19 @@
 // wheel's bytes are fetched while Pyodide loads. micropip is loaded only when the page asks
 // for it (`micropipURL`), for its own packages.
 
-/** Start fetching the wheel at `url`; resolves to its bytes. */
-export async function fetchWheel(url) {
+async function fetchBytes(url) {
   if (!url) throw new Error("startTab needs wheelURL: the URL of the tabsqlite wheel");
   const response = await fetch(url);
   if (!response.ok) throw new Error(`could not fetch the tabsqlite wheel ${url}: HTTP ${response.status}`);
   return new Uint8Array(await response.arrayBuffer());
+}
+
+/** Start fetching the wheel at `url` (to run while Pyodide loads); resolves to its bytes.
+ * A failure is raised where the promise is awaited, not reported as unhandled before. */
+export function fetchWheel(url) {
+  const bytes = fetchBytes(url);
+  bytes.catch(() => {});
+  return bytes;
 }
 
 /** Unpack the wheel (bytes from `fetchWheel`) into `pyodide`'s site-packages, then load

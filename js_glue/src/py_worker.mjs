@@ -17,7 +17,6 @@ const now = () => performance.timeOrigin + performance.now();
 async function start(init) {
   const timings = { workerStart: now() };
   const wheel = fetchWheel(init.wheelURL); // in flight while sqlite-wasm and Pyodide load
-  wheel.catch(() => {}); // (its error is raised where it is awaited)
   const sqlite3 = await sqlite3InitModule({ print: () => {}, printErr: (...a) => console.warn(...a) });
   timings.sqliteReady = now();
   const vfsList = sqlite3.capi.sqlite3_js_vfs_list();

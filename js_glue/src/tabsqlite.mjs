@@ -86,7 +86,6 @@ async function startMainThreadTab(options) {
     worker.postMessage({ id, op, args });
   });
   const wheel = fetchWheel(options.wheelURL); // in flight while Pyodide loads
-  wheel.catch(() => {}); // (its error is raised where it is awaited)
   const { loadPyodide } = await import("../node_modules/pyodide/pyodide.mjs");
   const pyodide = await loadPyodide({ indexURL: new URL("../node_modules/pyodide/", import.meta.url).href });
   const pyodideReady = now();

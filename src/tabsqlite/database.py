@@ -319,8 +319,11 @@ class Database(Queries):
         return f"<tabsqlite.Database {self.path!r} {state} on {self.runtime.name}>"
 
 
+_TEXT_LIKE = (str, bytes, bytearray)  # iterable, but not parameters; a tuple: faster than a union
+
+
 def _check_params(params: object) -> None:
-    if isinstance(params, (str, bytes, bytearray)):  # a tuple: faster than a union here
+    if isinstance(params, _TEXT_LIKE):
         raise ProgrammingError(
             "params must be a sequence or mapping of values, not a single str/bytes"
         )
@@ -331,7 +334,7 @@ def _check_param_sets(seq_of_params: list[Any]) -> None:
     characters one by one), before anything runs."""
     for params in seq_of_params:
         kind = type(params)
-        if kind is not list and kind is not tuple and isinstance(params, (str, bytes, bytearray)):
+        if kind is not list and kind is not tuple and isinstance(params, _TEXT_LIKE):
             raise ProgrammingError(
                 "each parameter set must be a sequence or mapping of values, not a str/bytes"
             )
