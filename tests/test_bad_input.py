@@ -84,7 +84,7 @@ async def test_transactions_do_not_nest_and_end_cleanly(db: tabsqlite.Database) 
         with pytest.raises(tabsqlite.ProgrammingError):
             await db.close()
         await tx.execute("INSERT INTO t(v) VALUES ('in tx')")
-    with pytest.raises(tabsqlite.DatabaseClosedError):
+    with pytest.raises(tabsqlite.TransactionEndedError):
         await tx.execute("SELECT 1")
     assert await db.get("SELECT count(*) AS n FROM t") == {"n": 2}
 

@@ -37,6 +37,15 @@ const NO_CACHE = /^\s*(CREATE|DROP|ALTER|EXPLAIN|PRAGMA|VACUUM|ATTACH|DETACH|REI
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER), MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
 const MAX_IDS = 255; // statement ids per connection (a key's low byte)
 const COMPACT_ROWID = 2n ** 40n; // row ids a compact answer holds: [0, 2^40)
+const PROGRESS_OPS = 1000; // SQLite VM steps between two looks at a statement's deadline
+const SQLITE_INTERRUPT = 9;
+
+// The absolute deadline (performance.now()) of a call given `timeoutMs` from now; Infinity
+// for none (undefined, null or negative).
+function deadlineIn(timeoutMs) {
+  return timeoutMs === undefined || timeoutMs === null || timeoutMs < 0
+    ? Infinity : performance.now() + timeoutMs;
+}
 
 // The compact answer: (lastRowid * 32 + rowsAffected + 1) * 8 + flags, below 2^48 so a JS
 // number carries it exactly; null if it doesn't fit (rowsAffected outside -1..30, a row id
@@ -111,8 +120,17 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
     }
     const db = new sqlite3.oo1.DB({ filename, flags: "c" });
     const conn = { db, ptr: db.pointer, cache: new Map(), collect: null, collecting: false,
-                   ids: new Map(), texts: [] };
+                   ids: new Map(), texts: [], deadline: Infinity, expired: false };
     capi.sqlite3_set_authorizer(conn.ptr, authorizer(conn), 0);
+    // A statement past its call's deadline is stopped (SQLITE_INTERRUPT): nothing else can
+    // run in this thread while it does, so it has to look at the clock itself.
+    capi.sqlite3_progress_handler(conn.ptr, PROGRESS_OPS, () => {
+      if (performance.now() > conn.deadline) {
+        conn.expired = true;
+        return 1;
+      }
+      return 0;
+    }, 0);
     capi.sqlite3_busy_timeout(conn.ptr, options.busyTimeoutMs ?? 0);
     const handle = nextHandle++;
     conns.set(handle, conn);
@@ -302,6 +320,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
     const code = e && typeof e.resultCode === "number" ? e.resultCode : 0;
     let kind = code ? "sqlite" : "programming";
     if (e instanceof ProgrammingError) kind = "programming";
+    if (conn && conn.expired && (code & 0xff) === SQLITE_INTERRUPT) kind = "timeout";
     let message = e && e.message ? e.message : String(e);
     if (!(e instanceof ProgrammingError) && !code && e && e.stack) message += "\n" + e.stack;
     if (code) {
@@ -323,13 +342,21 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
   const faults = [];
 
   // `realSets`: null, or for each parameter set its REAL keys (see isReal). `keyed`: the
-  // call came by a statement id (see runner), so the answer may be compact.
-  function run(handle, sql, paramSets, realSets, keyed = false) {
+  // call came by a statement id (see runner), so the answer may be compact. `deadline`: the
+  // performance.now() past which the statement is stopped (see deadlineIn).
+  function run(handle, sql, paramSets, realSets, keyed = false, deadline = Infinity) {
     let conn = null;
     let entry = null;
     let wasInTx = false;
     try {
       conn = getConn(handle);
+      conn.expired = false;
+      conn.deadline = deadline;
+      if (performance.now() > deadline) { // the wait for the lock took all of it
+        conn.expired = true;
+        wasInTx = !autocommit(conn.ptr);
+        throw new SQLiteFailure("interrupted", SQLITE_INTERRUPT);
+      }
       if (faults.length) {
         const f = faults.shift();
         wasInTx = !autocommit(conn.ptr);
@@ -393,6 +420,8 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
         if (entry) drop(conn, sql, entry);
       }
       return errorResult(conn, e, wasInTx);
+    } finally {
+      if (conn) conn.deadline = Infinity;
     }
   }
 
@@ -452,24 +481,29 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
     },
     // `reals`: the REAL keys of the parameters (see isReal); `execArgs` takes them first,
     // then the parameters as plain arguments.
-    exec(handle, sql, params, reals) {
-      return run(handle, sql, [params], [reals]);
+    exec(handle, sql, params, reals, timeoutMs) {
+      return run(handle, sql, [params], [reals], false, deadlineIn(timeoutMs));
     },
     execArgs(handle, sql, reals, ...params) {
       return run(handle, sql, [params], [reals]);
     },
-    execMany(handle, sql, paramSets, realSets) {
-      return run(handle, sql, paramSets, realSets);
+    execMany(handle, sql, paramSets, realSets, timeoutMs) {
+      return run(handle, sql, paramSets, realSets, false, deadlineIn(timeoutMs));
     },
     // The same three, each run inside the database's Web Lock; they return {promise, cancel}.
-    lockedExec(handle, lockName, timeoutMs, sql, params, reals) {
-      return locked(handle, lockName, timeoutMs, () => run(handle, sql, [params], [reals]));
+    // `timeoutMs` (the last argument of lockedExec/lockedExecMany) counts from the request.
+    lockedExec(handle, lockName, lockWaitMs, sql, params, reals, timeoutMs) {
+      const deadline = deadlineIn(timeoutMs);
+      return locked(handle, lockName, lockWaitMs,
+                    () => run(handle, sql, [params], [reals], false, deadline));
     },
-    lockedExecArgs(handle, lockName, timeoutMs, sql, reals, ...params) {
-      return locked(handle, lockName, timeoutMs, () => run(handle, sql, [params], [reals]));
+    lockedExecArgs(handle, lockName, lockWaitMs, sql, reals, ...params) {
+      return locked(handle, lockName, lockWaitMs, () => run(handle, sql, [params], [reals]));
     },
-    lockedExecMany(handle, lockName, timeoutMs, sql, paramSets, realSets) {
-      return locked(handle, lockName, timeoutMs, () => run(handle, sql, paramSets, realSets));
+    lockedExecMany(handle, lockName, lockWaitMs, sql, paramSets, realSets, timeoutMs) {
+      const deadline = deadlineIn(timeoutMs);
+      return locked(handle, lockName, lockWaitMs,
+                    () => run(handle, sql, paramSets, realSets, false, deadline));
     },
     // Give back the lock a statement kept for its open transaction.
     unlock,

@@ -95,9 +95,11 @@ async function startMainThreadTab(options) {
     mode: "main",
     defaultDirectory: options.defaultDirectory || "/tabsqlite",
     open: (path, opts) => call("open", path, opts),
-    exec: (handle, sql, params, reals) => call("exec", handle, sql, params, reals),
+    exec: (handle, sql, params, reals, timeoutMs) =>
+      call("exec", handle, sql, params, reals, timeoutMs),
     execArgs: (handle, sql, reals, ...params) => call("exec", handle, sql, params, reals),
-    execMany: (handle, sql, paramSets, realSets) => call("execMany", handle, sql, paramSets, realSets),
+    execMany: (handle, sql, paramSets, realSets, timeoutMs) =>
+      call("execMany", handle, sql, paramSets, realSets, timeoutMs),
     close: (handle) => call("close", handle),
     deleteFiles: (path) => call("deleteFiles", path),
     ...coordination,

@@ -26,7 +26,11 @@ from .errors import (
     NotFoundError,
     OpenTimeoutError,
     ProgrammingError,
+    QueryInterruptedError,
+    QueryTimeoutError,
     SQLiteError,
+    TransactionEndedError,
+    TransactionStateError,
 )
 from .holds import MemoryHoldManager
 from .queries import Result, Row
@@ -59,12 +63,16 @@ __all__ = [
     "OpenContext",
     "OpenTimeoutError",
     "ProgrammingError",
+    "QueryInterruptedError",
+    "QueryTimeoutError",
     "Result",
     "Row",
     "Runtime",
     "SQLiteError",
     "TableDiffTracker",
     "Transaction",
+    "TransactionEndedError",
+    "TransactionStateError",
     "Transport",
     "TriggerManager",
     "Watch",

@@ -12,7 +12,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .changes import ChangeEvent, ChangeHub, normalize_tables
-from .errors import DatabaseClosedError, InvalidArgumentError, ProgrammingError
+from .errors import (
+    DatabaseClosedError,
+    DatabaseError,
+    InvalidArgumentError,
+    ProgrammingError,
+    QueryTimeoutError,
+    TransactionStateError,
+)
 from .paths import is_memory, resolve_path
 from .queries import Queries
 from .retry import retry_while_busy
@@ -71,6 +78,11 @@ class Database(Queries):
         self._heard = 0  # change messages received from other connections
         self._data_version_kick = asyncio.Event()
         self._triggers: TriggerManager | None = None
+        # The task that opened a transaction with a plain ``execute("BEGIN")``.
+        self._manual_owner: asyncio.Task[Any] | None = None
+        #: Transactions found open with no owner, rolled back (see
+        #: ``_settle_foreign_transaction``; for tests and diagnostics).
+        self.orphans_rolled_back = 0
         #: Statements run through this connection (for tests and diagnostics).
         self.statements_run = 0
 
@@ -159,27 +171,89 @@ class Database(Queries):
         tx = mapping.get(id(self)) if mapping else None
         return tx if tx is not None and tx.active else None
 
-    async def _query(self, sql: str, params: Params, many: bool) -> QueryResult:
+    async def _query(
+        self, sql: str, params: Params, many: bool, timeout: float | None = None
+    ) -> QueryResult:
         if self._closing:
             raise DatabaseClosedError(f"database {self.path!r} is closed")
-        if self._transaction_of_current_task() is not None:  # join the task's transaction
-            return await self._raw(sql, params, many)
-        async with self._lock:
+        tx = self._transaction_of_current_task()
+        if tx is not None:  # join the task's transaction
+            return await tx._query(sql, params, many, timeout)
+        if timeout is None:
+            async with self._lock:
+                self._check_open()
+                if self._conn.in_transaction:
+                    await self._settle_foreign_transaction()
+                return await self._plain(sql, params, many, None)
+        deadline = _deadline(timeout)
+        await _acquire_by(self._lock, deadline)
+        try:
             self._check_open()
-            return await self._raw(sql, params, many)
+            if self._conn.in_transaction:
+                await self._settle_foreign_transaction()
+            return await self._plain(sql, params, many, _remaining(deadline))
+        finally:
+            self._lock.release()
 
-    async def _raw(self, sql: str, params: Params, many: bool) -> QueryResult:
+    async def _plain(
+        self, sql: str, params: Params, many: bool, timeout: float | None
+    ) -> QueryResult:
+        """A statement outside ``write_transaction``/``read_transaction`` (lock held). One
+        that leaves a transaction open (``BEGIN``) makes its task that transaction's owner:
+        only that task's plain statements run in it until it ends."""
+        try:
+            return await self._raw(sql, params, many, timeout)
+        finally:
+            if self._conn.in_transaction:
+                if self._manual_owner is None:
+                    self._manual_owner = asyncio.current_task()
+            else:
+                self._manual_owner = None
+
+    async def _settle_foreign_transaction(self) -> None:
+        """The guard before a statement outside a ``Transaction`` (lock held, connection
+        inside a transaction): unless this task opened it, raise
+        :class:`TransactionStateError` instead of letting the statement join a transaction
+        nobody will commit. A transaction whose owner is gone (or that no task opened) is
+        rolled back first: nothing in it was reported as committed."""
+        owner = self._manual_owner
+        if owner is not None and owner is asyncio.current_task():
+            return
+        if owner is not None and not owner.done():
+            raise TransactionStateError(
+                "another task has a transaction open on this connection (BEGIN through "
+                "execute); use write_transaction() to wait for the database instead"
+            )
+        self._manual_owner = None
+        self.orphans_rolled_back += 1
+        with contextlib.suppress(DatabaseError):
+            await asyncio.shield(self._raw("ROLLBACK", (), False))
+        raise TransactionStateError(
+            "the connection was inside a transaction that nobody owned (its task ended "
+            "without COMMIT or ROLLBACK); it was rolled back and this statement did not run"
+        )
+
+    async def _raw(
+        self, sql: str, params: Params, many: bool, timeout: float | None = None
+    ) -> QueryResult:
         """Run a statement on the connection; the caller holds the lock."""
         if type(sql) is not str and not isinstance(sql, str):
             raise ProgrammingError(f"sql must be a str, not {type(sql).__name__}")
-        if many:
-            _check_param_sets(params)  # type: ignore[arg-type]
-            result = await self._conn.execute_many(sql, params)  # type: ignore[arg-type]
-        else:
-            kind = type(params)
-            if kind is not list and kind is not tuple:  # (the common kinds skip the check)
-                _check_params(params)
-            result = await self._conn.execute(sql, params)
+        conn = self._conn
+        try:
+            if many:
+                _check_param_sets(params)  # type: ignore[arg-type]
+                result = await conn.execute_many(sql, params, timeout)  # type: ignore[arg-type]
+            else:
+                kind = type(params)
+                if kind is not list and kind is not tuple:  # (the common kinds skip the check)
+                    _check_params(params)
+                result = await conn.execute(sql, params, timeout)
+        except asyncio.CancelledError:
+            late = conn.take_late_result()  # it ran to the end: announce what it committed
+            if late is not None and late.committed:
+                await asyncio.shield(self._committed(late.committed))
+            raise
         self.statements_run += 1
         if result.committed:
             await self._committed(result.committed)
@@ -317,6 +391,28 @@ class Database(Queries):
     def __repr__(self) -> str:
         state = "closed" if self._closing else "open"
         return f"<tabsqlite.Database {self.path!r} {state} on {self.runtime.name}>"
+
+
+def _deadline(timeout: float) -> float:
+    if not (isinstance(timeout, int | float) and timeout >= 0) or isinstance(timeout, bool):
+        raise InvalidArgumentError("timeout must be a number of seconds >= 0, or None")
+    return asyncio.get_running_loop().time() + timeout
+
+
+def _remaining(deadline: float) -> float:
+    return max(0.0, deadline - asyncio.get_running_loop().time())
+
+
+async def _acquire_by(lock: asyncio.Lock, deadline: float) -> None:
+    """Take ``lock`` before ``deadline`` (a loop time), else raise QueryTimeoutError."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            await lock.acquire()
+    except TimeoutError:
+        raise QueryTimeoutError(
+            "timed out waiting for this connection's other queries", extended_code=9,
+            code_name="SQLITE_INTERRUPT",
+        ) from None
 
 
 _TEXT_LIKE = (str, bytes, bytearray)  # iterable, but not parameters; a tuple: faster than a union

@@ -14,12 +14,17 @@ __all__ = [
     "NotFoundError",
     "OpenTimeoutError",
     "ProgrammingError",
+    "QueryInterruptedError",
+    "QueryTimeoutError",
     "SQLiteError",
+    "TransactionEndedError",
+    "TransactionStateError",
 ]
 
 # Primary result codes (https://sqlite.org/rescode.html) used by the core.
 SQLITE_BUSY = 5
 SQLITE_LOCKED = 6
+SQLITE_INTERRUPT = 9
 SQLITE_CONSTRAINT = 19
 
 
@@ -52,6 +57,17 @@ class BusyError(SQLiteError):
     """The database file was locked by another connection (SQLITE_BUSY / SQLITE_LOCKED)."""
 
 
+class QueryInterruptedError(SQLiteError):
+    """The statement was interrupted (SQLITE_INTERRUPT): its task was cancelled or its
+    ``timeout`` passed. An open transaction it ran in has been rolled back; the connection
+    stays usable."""
+
+
+class QueryTimeoutError(QueryInterruptedError, TimeoutError):
+    """A query's ``timeout=`` passed (waiting for the database lock or running): the
+    statement was stopped in SQLite and nothing of it remains."""
+
+
 class ConstraintError(SQLiteError):
     """A constraint (UNIQUE, NOT NULL, CHECK, FOREIGN KEY ...) failed."""
 
@@ -62,6 +78,16 @@ class ProgrammingError(DatabaseError, ValueError):
 
 class DatabaseClosedError(DatabaseError):
     """The database (or the transaction) was used after it was closed."""
+
+
+class TransactionEndedError(DatabaseError):
+    """A :class:`~tabsqlite.transactions.Transaction` was used after it ended (committed,
+    rolled back, or rolled back by SQLite after an error or an interrupt)."""
+
+
+class TransactionStateError(DatabaseError):
+    """A statement outside any transaction found the connection inside a transaction that
+    neither it nor its task opened. Nothing is reported as done: the statement did not run."""
 
 
 class InvalidArgumentError(DatabaseError, ValueError):
@@ -108,6 +134,8 @@ def sqlite_error(message: str, extended_code: int, code_name: str | None = None)
     cls: type[SQLiteError]
     if primary in (SQLITE_BUSY, SQLITE_LOCKED):
         cls = BusyError
+    elif primary == SQLITE_INTERRUPT:
+        cls = QueryInterruptedError
     elif primary == SQLITE_CONSTRAINT:
         cls = ConstraintError
     else:

@@ -63,15 +63,43 @@ QueryResult = Result
 
 
 class Connection(ABC):
-    """One open SQLite connection, driven asynchronously."""
+    """One open SQLite connection, driven asynchronously.
+
+    Cancellation contract: a call whose task is cancelled never leaves its statement
+    running unseen. The connection stops the statement where it can (``interrupt``) and
+    waits until it has ended before the :class:`asyncio.CancelledError` propagates, so
+    :attr:`in_transaction` is true to the file afterwards. If the statement completed
+    anyway, its result is kept for :meth:`take_late_result` (a commit that happened must
+    still be announced).
+    """
 
     @abstractmethod
-    async def execute(self, sql: str, params: Params = ()) -> QueryResult:
-        """Run one statement; raise a :class:`~tabsqlite.DatabaseError` on failure."""
+    async def execute(
+        self, sql: str, params: Params = (), timeout: float | None = None
+    ) -> QueryResult:
+        """Run one statement; raise a :class:`~tabsqlite.DatabaseError` on failure.
+
+        ``timeout``: seconds this call may take, waiting for the database lock included;
+        past it the statement is stopped in SQLite and
+        :class:`~tabsqlite.QueryTimeoutError` is raised (``None``: no limit).
+        """
 
     @abstractmethod
-    async def execute_many(self, sql: str, seq_of_params: Sequence[Params]) -> QueryResult:
-        """Run one statement once for each parameter set, in one call."""
+    async def execute_many(
+        self, sql: str, seq_of_params: Sequence[Params], timeout: float | None = None
+    ) -> QueryResult:
+        """Run one statement once for each parameter set, in one call (``timeout``: see
+        :meth:`execute`)."""
+
+    @property
+    @abstractmethod
+    def in_transaction(self) -> bool:
+        """True while the connection is inside a transaction (as of the last call's end)."""
+
+    def take_late_result(self) -> QueryResult | None:
+        """The result of a statement that completed although its call was cancelled (once),
+        else ``None``."""
+        return None
 
     @abstractmethod
     async def close(self) -> None:

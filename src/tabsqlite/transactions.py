@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from .errors import DatabaseClosedError, ProgrammingError
+from .errors import (
+    DatabaseError,
+    ProgrammingError,
+    QueryInterruptedError,
+    TransactionEndedError,
+)
 from .queries import Queries
 from .runtime import Params, QueryResult
 
@@ -31,13 +37,31 @@ class Transaction(Queries):
         self.write = write
         self.active = False
 
-    async def _query(self, sql: str, params: Params, many: bool) -> QueryResult:
+    async def _query(
+        self, sql: str, params: Params, many: bool, timeout: float | None = None
+    ) -> QueryResult:
         if not self.active:
-            raise DatabaseClosedError("the transaction has ended")
-        return await self._db._raw(sql, params, many)
+            raise TransactionEndedError("the transaction has ended")
+        db = self._db
+        if not db._conn.in_transaction:  # SQLite ended it (an error rolled it back)
+            self.active = False
+            raise TransactionEndedError(
+                "the transaction was rolled back by SQLite after an earlier error; "
+                "nothing of it will be committed"
+            )
+        try:
+            return await db._raw(sql, params, many, timeout)
+        except QueryInterruptedError:
+            # A stopped statement may have done half its work: nothing of the
+            # transaction stays (SQLite rolls back interrupted writes itself; reads too).
+            await asyncio.shield(self._end_quietly())
+            raise
 
     async def commit(self) -> None:
-        """Commit now; the transaction ends (leaving the ``async with`` does nothing more)."""
+        """Commit now; the transaction ends (leaving the ``async with`` does nothing more).
+
+        Raises :class:`TransactionEndedError` if SQLite had already rolled it back.
+        """
         await self._finish(commit=True)
 
     async def rollback(self) -> None:
@@ -47,12 +71,34 @@ class Transaction(Queries):
     async def _finish(self, commit: bool) -> None:
         if not self.active:
             return
+        db = self._db
         try:
-            await self._db._raw("COMMIT" if commit else "ROLLBACK", (), False)
+            if db._conn.in_transaction:
+                await db._raw("COMMIT" if commit else "ROLLBACK", (), False)
+            elif commit:
+                raise TransactionEndedError(
+                    "the transaction was rolled back by SQLite after an earlier error; "
+                    "nothing of it was committed"
+                )
         finally:
             self.active = False
             if not self.write:
-                await self._db._raw("PRAGMA query_only=0", (), False)
+                await db._raw("PRAGMA query_only=0", (), False)
+
+    async def _end_quietly(self) -> None:
+        """Roll back whatever is open and end (after a failure; never raises a
+        DatabaseError: the connection may be gone)."""
+        db = self._db
+        try:
+            if db._conn.in_transaction:
+                await db._raw("ROLLBACK", (), False)
+        except DatabaseError:
+            pass
+        finally:
+            was_active, self.active = self.active, False
+            if was_active and not self.write:
+                with contextlib.suppress(DatabaseError):
+                    await db._raw("PRAGMA query_only=0", (), False)
 
 
 class TransactionContext:
@@ -71,15 +117,24 @@ class TransactionContext:
             raise ProgrammingError("transactions do not nest: this task is already in one")
         await db._lock.acquire()
         tx = Transaction(db, self._write)
+        began = False
         try:
             db._check_open()
+            if db._conn.in_transaction:
+                if db._manual_owner is asyncio.current_task():
+                    raise ProgrammingError(
+                        "transactions do not nest: this task ran BEGIN through execute()")
+                await db._settle_foreign_transaction()  # raises
+            began = True
             await db._raw("BEGIN IMMEDIATE" if self._write else "BEGIN", (), False)
             tx.active = True
             if not self._write:
                 await db._raw("PRAGMA query_only=1", (), False)
         except BaseException:
-            if tx.active:
-                await asyncio.shield(tx._finish(commit=False))
+            # Cancelled while BEGIN waited for the lock, BEGIN may still have succeeded
+            # (the connection waited for it): end whatever this context opened.
+            if began:
+                await asyncio.shield(tx._end_quietly())
             db._lock.release()
             raise
         self._tx = tx
@@ -105,17 +160,9 @@ class TransactionContext:
                     try:
                         await tx._finish(commit=True)
                     except BaseException:
-                        await asyncio.shield(self._rollback_quietly(tx))
+                        await asyncio.shield(tx._end_quietly())
                         raise
                 else:
-                    await asyncio.shield(self._rollback_quietly(tx))
+                    await asyncio.shield(tx._end_quietly())
         finally:
             self._db._lock.release()
-
-    @staticmethod
-    async def _rollback_quietly(tx: Transaction) -> None:
-        tx.active = True
-        try:
-            await tx._finish(commit=False)
-        except Exception:  # the connection may be gone; nothing more to undo
-            tx.active = False

@@ -15,7 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from ..commit_tracking import CommitTracker, StatementInfo
-from ..errors import DatabaseClosedError, DatabaseError, ProgrammingError, sqlite_error
+from ..errors import (
+    DatabaseClosedError,
+    DatabaseError,
+    ProgrammingError,
+    QueryInterruptedError,
+    QueryTimeoutError,
+    sqlite_error,
+)
 from ..runtime import Connection, Params, QueryResult
 
 __all__ = ["CPythonConnection", "translate_error"]
@@ -23,6 +30,23 @@ __all__ = ["CPythonConnection", "translate_error"]
 T = TypeVar("T")
 
 _STATEMENT_INFO_CACHE = 1024  # must exceed sqlite3's own statement cache (128 by default)
+
+
+def _interruptible(sql: str) -> bool:
+    """COMMIT and ROLLBACK are waited for, never interrupted (a half-done end is worse)."""
+    head = sql.lstrip()[:8].upper()
+    return not (head.startswith(("COMMIT", "ROLLBACK", "END")))
+
+
+async def _settle(future: asyncio.Future[T], poke: Callable[[], None] | None) -> None:
+    """Wait until ``future`` is done, whatever cancellations arrive meanwhile (each one
+    interrupts the statement again with ``poke``)."""
+    while not future.done():
+        try:
+            await asyncio.wait([future])
+        except asyncio.CancelledError:
+            if poke is not None:
+                poke()
 
 
 def translate_error(error: BaseException) -> DatabaseError:
@@ -47,6 +71,8 @@ class CPythonConnection(Connection):
         self._info: OrderedDict[str, StatementInfo] = OrderedDict()
         self._tracker = CommitTracker()
         self._closed = False
+        self._in_tx = False
+        self._late: QueryResult | None = None
         conn.set_authorizer(self._authorize)
 
     @classmethod
@@ -77,10 +103,45 @@ class CPythonConnection(Connection):
         return sqlite3.SQLITE_OK
 
     # -- running calls ----------------------------------------------------------------------
-    async def _call(self, fn: Callable[[], T]) -> T:
+    async def _call(
+        self, fn: Callable[[], QueryResult], timeout: float | None, interruptible: bool
+    ) -> QueryResult:
+        """Run ``fn`` in the connection's thread. A cancelled or timed-out call interrupts
+        the statement and waits for the thread: nothing runs on after the call returns."""
         if self._closed:
             raise DatabaseClosedError("connection is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor, fn)
+        timer: asyncio.TimerHandle | None = None
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            self._conn.interrupt()
+
+        if timeout is not None:
+            timer = loop.call_later(max(timeout, 0.0), expire)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            poke = self._conn.interrupt if interruptible else None
+            if poke is not None:
+                poke()
+            await _settle(future, poke)
+            if not future.cancelled() and future.exception() is None:
+                self._late = future.result()
+            raise
+        except QueryInterruptedError as error:
+            if expired:
+                raise QueryTimeoutError(
+                    f"the statement ran past its timeout of {timeout} s and was stopped",
+                    extended_code=error.extended_code, code_name=error.code_name,
+                ) from None
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     def _run(self, sql: str, run: Callable[[], sqlite3.Cursor]) -> QueryResult:
         conn = self._conn
@@ -91,12 +152,14 @@ class CPythonConnection(Connection):
             cursor = run()
             rows = cursor.fetchall()
         except Exception as error:
+            self._in_tx = conn.in_transaction
             self._tracker.statement_failed(
-                was_in_transaction=was_in_tx, in_transaction=conn.in_transaction
+                was_in_transaction=was_in_tx, in_transaction=self._in_tx
             )
             raise translate_error(error) from error
         finally:
             self._collect = None
+        in_tx = self._in_tx = conn.in_transaction
         if collected.fired:
             info = collected
             self._info[sql] = collected
@@ -111,19 +174,35 @@ class CPythonConnection(Connection):
             info,
             rows_changed=conn.total_changes != before,
             was_in_transaction=was_in_tx,
-            in_transaction=conn.in_transaction,
+            in_transaction=in_tx,
         )
         columns = tuple(d[0] for d in cursor.description) if cursor.description else ()
         lastrowid = cursor.lastrowid
         return QueryResult(columns, rows, cursor.rowcount, lastrowid, committed)
 
-    async def execute(self, sql: str, params: Params = ()) -> QueryResult:
-        return await self._call(lambda: self._run(sql, lambda: self._conn.execute(sql, params)))
-
-    async def execute_many(self, sql: str, seq_of_params: Sequence[Params]) -> QueryResult:
+    async def execute(
+        self, sql: str, params: Params = (), timeout: float | None = None
+    ) -> QueryResult:
         return await self._call(
-            lambda: self._run(sql, lambda: self._conn.executemany(sql, seq_of_params))
+            lambda: self._run(sql, lambda: self._conn.execute(sql, params)),
+            timeout, _interruptible(sql),
         )
+
+    async def execute_many(
+        self, sql: str, seq_of_params: Sequence[Params], timeout: float | None = None
+    ) -> QueryResult:
+        return await self._call(
+            lambda: self._run(sql, lambda: self._conn.executemany(sql, seq_of_params)),
+            timeout, True,
+        )
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._in_tx
+
+    def take_late_result(self) -> QueryResult | None:
+        late, self._late = self._late, None
+        return late
 
     async def close(self) -> None:
         if self._closed:

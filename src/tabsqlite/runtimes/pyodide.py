@@ -20,6 +20,7 @@ from ..errors import (
     DatabaseClosedError,
     DatabaseError,
     ProgrammingError,
+    QueryTimeoutError,
     sqlite_error,
 )
 from ..holds import scope_id
@@ -208,6 +209,10 @@ def _parse_facts(facts: str) -> StatementInfo:
     )
 
 
+async def _awaited(promise: Any) -> Any:
+    return await promise
+
+
 class _Lock:
     """A Web Lock request in flight (or granted), cancellable from Python."""
 
@@ -268,26 +273,38 @@ class PyodideConnection(Connection):
         self._keys: dict[tuple[Any, ...], int] = {}
         self._keyed_facts: dict[int, StatementInfo] = {}
         self._closed = False
+        self._late: QueryResult | None = None
 
-    async def _acquire(self) -> None:
+    async def _acquire(self, timeout_ms: int | None = None, call_timeout: bool = False) -> None:
         if self._lock is not None or self._lock_name is None:
             return
-        lock = _Lock(self._glue, self._lock_name, self.lock_timeout_ms)
+        wait_ms = self.lock_timeout_ms if timeout_ms is None else timeout_ms
+        lock = _Lock(self._glue, self._lock_name, wait_ms)
         release = await lock.granted()
         if release is None:
-            raise BusyError(
-                f"database is locked: waited {self.lock_timeout_ms} ms for another tab",
-                extended_code=5,
-                code_name="SQLITE_BUSY",
-            )
+            raise self._lock_wait_error(wait_ms, call_timeout)
         self._lock = lock
+
+    def _lock_wait_error(self, waited_ms: int, call_timeout: bool) -> DatabaseError:
+        if call_timeout:
+            return QueryTimeoutError(
+                f"timed out after {waited_ms} ms waiting for another tab's use of the database",
+                extended_code=9, code_name="SQLITE_INTERRUPT",
+            )
+        return BusyError(
+            f"database is locked: waited {waited_ms} ms for another tab",
+            extended_code=5,
+            code_name="SQLITE_BUSY",
+        )
 
     def _release(self) -> None:
         lock, self._lock = self._lock, None
         if lock is not None:
             lock.release()
 
-    async def _run_locked(self, request: Any) -> QueryResult:
+    async def _run_locked(
+        self, request: Any, waited_ms: int | None = None, call_timeout: bool = False
+    ) -> QueryResult:
         """Wait for a statement the shim runs inside the Web Lock, and take its result."""
         try:
             raw = await request.promise
@@ -295,15 +312,36 @@ class PyodideConnection(Connection):
             raw = request.cancel()
             if raw is not None:  # it ran already: keep the transaction state (and lock) in step
                 with contextlib.suppress(DatabaseError):
-                    self._locked_result(raw)
+                    self._late = self._locked_result(raw)
             raise
         if raw is None:
-            raise BusyError(
-                f"database is locked: waited {self.lock_timeout_ms} ms for another tab",
-                extended_code=5,
-                code_name="SQLITE_BUSY",
-            )
+            raise self._lock_wait_error(
+                self.lock_timeout_ms if waited_ms is None else waited_ms, call_timeout)
         return self._locked_result(raw)
+
+    async def _await_call(self, promise: Any) -> Any:
+        """Main-thread mode: a call's answer from the database worker. Cancelled, it still
+        waits for the answer (the worker runs the statement anyway), so the transaction
+        state stays in step and a commit that happened is reported."""
+        answer = asyncio.ensure_future(_awaited(promise))  # its own task: never cancelled
+        try:
+            return await asyncio.shield(answer)
+        except asyncio.CancelledError:
+            while not answer.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait([answer])
+            if not answer.cancelled() and answer.exception() is None:
+                with contextlib.suppress(DatabaseError):
+                    self._late = self._result(answer.result())
+            raise
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._in_tx
+
+    def take_late_result(self) -> QueryResult | None:
+        late, self._late = self._late, None
+        return late
 
     def _locked_result(self, raw: Any) -> QueryResult:
         try:
@@ -358,6 +396,10 @@ class PyodideConnection(Connection):
             self._tracker.statement_failed(
                 was_in_transaction=bool(was_in_tx), in_transaction=self._in_tx
             )
+            if kind == "timeout":
+                raise QueryTimeoutError(
+                    f"the statement ran past its timeout and was stopped: {message}",
+                    extended_code=int(code) or 9, code_name="SQLITE_INTERRUPT")
             if kind == "sqlite" and code:
                 raise sqlite_error(str(message), int(code))
             raise ProgrammingError(str(message))
@@ -376,9 +418,13 @@ class PyodideConnection(Connection):
             int(lastrowid) if lastrowid is not None else None, committed,
         )
 
-    async def execute(self, sql: str, params: Params = ()) -> QueryResult:
+    async def execute(
+        self, sql: str, params: Params = (), timeout: float | None = None
+    ) -> QueryResult:
         if self._closed:
             raise DatabaseClosedError("connection is closed")
+        if timeout is not None:
+            return await self._timed(sql, params, False, timeout)
         key = -1
         kind = type(params)
         if kind is list or kind is tuple:
@@ -392,11 +438,11 @@ class PyodideConnection(Connection):
             js_params, js_reals = _js_params(params)
         if self._lock is None and self._lock_name is not None:
             if self._locked_args is not None:
-                name, timeout = self._lock_name, self.lock_timeout_ms
+                name, timeout_ms = self._lock_name, self.lock_timeout_ms
                 request = (
-                    self._locked_exec(self._handle, name, timeout, sql, js_params, js_reals)
+                    self._locked_exec(self._handle, name, timeout_ms, sql, js_params, js_reals)
                     if reals is None
-                    else self._locked_args(self._handle, name, timeout, sql, reals, *params)
+                    else self._locked_args(self._handle, name, timeout_ms, sql, reals, *params)
                 )
                 return await self._run_locked(request)
             await self._acquire()
@@ -408,15 +454,19 @@ class PyodideConnection(Connection):
             else:
                 raw = self._exec_args(self._handle, sql, reals, *params)
             if self._async:
-                raw = await raw
+                raw = await self._await_call(raw)
             return self._result(raw)
         finally:
             if not self._in_tx:  # outside a transaction: let the other tabs in
                 self._release()
 
-    async def execute_many(self, sql: str, seq_of_params: Sequence[Params]) -> QueryResult:
+    async def execute_many(
+        self, sql: str, seq_of_params: Sequence[Params], timeout: float | None = None
+    ) -> QueryResult:
         if self._closed:
             raise DatabaseClosedError("connection is closed")
+        if timeout is not None:
+            return await self._timed(sql, seq_of_params, True, timeout)
         param_sets, reals = _js_param_sets(seq_of_params)
         if self._lock is None and self._lock_name is not None:
             if self._locked_many is not None:
@@ -428,7 +478,34 @@ class PyodideConnection(Connection):
         try:
             raw = self._exec_many(self._handle, sql, param_sets, reals)
             if self._async:
-                raw = await raw
+                raw = await self._await_call(raw)
+            return self._result(raw)
+        finally:
+            if not self._in_tx:
+                self._release()
+
+    async def _timed(self, sql: str, params: Any, many: bool, timeout: float) -> QueryResult:
+        """A call with a time limit: the lock wait gets at most ``timeout``, and the shim
+        stops the statement (its progress handler checks the deadline) once it is past."""
+        ms = max(0, int(timeout * 1000))
+        if many:
+            js_params, js_reals = _js_param_sets(params)
+        else:
+            js_params, js_reals = _js_params(params)
+        wait_ms = min(self.lock_timeout_ms, ms)
+        call_timeout = ms <= self.lock_timeout_ms
+        if self._lock is None and self._lock_name is not None:
+            if self._locked_exec is not None:
+                locked = self._locked_many if many else self._locked_exec
+                request = locked(self._handle, self._lock_name, wait_ms, sql, js_params,
+                                 js_reals, ms)
+                return await self._run_locked(request, wait_ms, call_timeout)
+            await self._acquire(wait_ms, call_timeout)
+        try:
+            run = self._exec_many if many else self._exec
+            raw = run(self._handle, sql, js_params, js_reals, ms)
+            if self._async:
+                raw = await self._await_call(raw)
             return self._result(raw)
         finally:
             if not self._in_tx:
