@@ -252,6 +252,8 @@ SHARED_CASES = {
     "a bulk load in one statement is tracked": ("bulk_load.py", "check(await load(db))"),
     "execute_many takes each shape of parameter set": (
         "param_sets.py", "check(await shapes(db))"),
+    "each error describes its own statement": (
+        "error_messages.py", "check(await messages(db))"),
 }
 
 

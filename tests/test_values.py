@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import error_messages
 import param_sets
 import statement_reuse
 from value_roundtrip import check, round_trip
@@ -20,3 +21,8 @@ async def test_repeated_statements_report_each_run(db_path: str, open_db: Any) -
 async def test_execute_many_takes_each_shape_of_parameter_set(db_path: str, open_db: Any) -> None:
     db = await open_db(db_path)
     param_sets.check(await param_sets.shapes(db))
+
+
+async def test_each_error_describes_its_own_statement(db_path: str, open_db: Any) -> None:
+    db = await open_db(db_path)
+    error_messages.check(await error_messages.messages(db))

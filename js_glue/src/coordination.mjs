@@ -80,20 +80,59 @@ export async function heldLocks() {
   return (state.held || []).map((l) => l.name);
 }
 
-// Join a BroadcastChannel; `onMessage(data)` is called for each message from others.
-export function openChannel(name, onMessage) {
+// Who holds the lock `name`: a JSON string {clientId, labels, waiting} (labels: the names,
+// after `presencePrefix`, of the locks the same client holds with that prefix), or null.
+export async function lockHolder(name, presencePrefix) {
+  const state = await navigator.locks.query();
+  const held = (state.held || []).find((l) => l.name === name);
+  if (!held) return null;
+  const labels = (state.held || [])
+    .filter((l) => l.clientId === held.clientId && l.name.startsWith(presencePrefix))
+    .map((l) => l.name.slice(presencePrefix.length));
+  const waiting = (state.pending || []).filter((l) => l.name === name).length;
+  return JSON.stringify({ clientId: held.clientId, labels, waiting });
+}
+
+// Join a BroadcastChannel; `onMessages(strings)` is called with the messages from others,
+// several at once: one call (one crossing into Python) per turn of the event loop, with at
+// most MAX_BATCH messages. Past that, the rest of the burst is dropped and
+// "\u0000overflow" stands for it (the receiver treats it as "unknown tables changed"), so
+// a flood costs Python little. A message that is not a string arrives as
+// "\u0000unreadable".
+const MAX_BATCH = 256;
+export function openChannel(name, onMessages) {
   const channel = new BroadcastChannel(name);
-  channel.onmessage = (event) => onMessage(event.data);
-  channel.onmessageerror = () => onMessage("\u0000unreadable");
+  let batch = [];
+  let overflow = false;
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    const out = batch;
+    if (overflow) out.push("\u0000overflow");
+    batch = [];
+    overflow = false;
+    if (out.length) onMessages(out);
+  };
+  const take = (data) => {
+    if (batch.length < MAX_BATCH) batch.push(typeof data === "string" ? data : "\u0000unreadable");
+    else overflow = true;
+    if (!scheduled) {
+      scheduled = true;
+      setTimeout(flush, 0);
+    }
+  };
+  channel.onmessage = (event) => take(event.data);
+  channel.onmessageerror = () => take(null);
   return {
     post(message) {
       channel.postMessage(message);
     },
     close() {
       channel.onmessage = null;
+      channel.onmessageerror = null;
       channel.close();
     },
   };
 }
 
-export const coordination = { requestLock, runLocked, heldLocks, openChannel };
+export const coordination = { requestLock, runLocked, heldLocks, lockHolder, openChannel };

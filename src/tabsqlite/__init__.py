@@ -31,6 +31,7 @@ from .errors import (
     SQLiteError,
     TransactionEndedError,
     TransactionStateError,
+    TransportError,
 )
 from .holds import MemoryHoldManager
 from .queries import Result, Row
@@ -74,6 +75,7 @@ __all__ = [
     "TransactionEndedError",
     "TransactionStateError",
     "Transport",
+    "TransportError",
     "TriggerManager",
     "Watch",
     "WatchDiff",

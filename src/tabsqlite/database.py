@@ -23,7 +23,7 @@ from .errors import (
 from .paths import is_memory, resolve_path
 from .queries import Queries
 from .retry import retry_while_busy
-from .runtime import Connection, Params, QueryResult, Runtime, Transport
+from .runtime import Connection, ConnectOptions, Params, QueryResult, Runtime, Transport
 from .signal_protocol import Receiver, encode_message
 from .table_inference import infer_tables
 from .transactions import Transaction, TransactionContext, current_transaction
@@ -37,6 +37,7 @@ __all__ = ["Database", "OpenContext", "open_database"]
 
 log = logging.getLogger("tabsqlite")
 _KICK_SPACING = 0.25  # a pause in messages that ends a burst (see the back-stop)
+_BURST = 256  # messages parsed per turn of the event loop; past that a flood is "unknown"
 
 DEFAULT_OPEN_TIMEOUT = 15.0
 DEFAULT_BUSY_TIMEOUT = 10.0
@@ -58,6 +59,7 @@ class Database(Queries):
         connection: Connection,
         *,
         signal_check_interval: float,
+        lock_timeout: float = 10.0,
     ) -> None:
         self.runtime = runtime
         #: The canonical path of the database file (``":memory:"`` for a memory database).
@@ -65,6 +67,7 @@ class Database(Queries):
         #: This connection's id in change messages.
         self.origin = secrets.token_hex(8)
         self._conn = connection
+        self._lock_timeout = lock_timeout
         self._lock = asyncio.Lock()
         self._hub = ChangeHub()
         self._receiver = Receiver(self.origin)
@@ -75,7 +78,13 @@ class Database(Queries):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._signal_check_interval = signal_check_interval
         self._data_version_seen = 0
-        self._heard = 0  # change messages received from other connections
+        self._heard = 0  # readable, in-sequence change messages from other connections
+        self._heard_any = 0  # every message that arrived, garbage included
+        self._burst = 0  # messages in this turn of the event loop
+        self._incoming: ChangeEvent | None = None  # what they said, merged
+        self._flush_scheduled = False
+        self._last_message: str | None = None
+        self._resend: asyncio.TimerHandle | None = None
         self._data_version_kick = asyncio.Event()
         self._triggers: TriggerManager | None = None
         # The task that opened a transaction with a plain ``execute("BEGIN")``.
@@ -132,12 +141,14 @@ class Database(Queries):
         if self._closing:
             await self._closed_event.wait()
             if delete_database:
-                await self.runtime.delete_database_files(self.path)
+                await self.runtime.delete_database_files(self.path, self._lock_timeout)
             return
         try:
             await self.triggers.close()
         finally:
             self._closing = True
+            if self._resend is not None:
+                self._resend.cancel()
             for task in list(self._tasks):
                 task.cancel()
             if self._tasks:
@@ -152,7 +163,7 @@ class Database(Queries):
                 await self.triggers.release_holds()
                 self._closed_event.set()
         if delete_database:
-            await self.runtime.delete_database_files(self.path)
+            await self.runtime.delete_database_files(self.path, self._lock_timeout)
 
     async def __aenter__(self) -> Database:
         return self
@@ -233,6 +244,16 @@ class Database(Queries):
             "without COMMIT or ROLLBACK); it was rolled back and this statement did not run"
         )
 
+    async def _rollback_orphan(self) -> None:
+        """Roll back a transaction whose owner is gone (lock held; the back-stop's check, so
+        an orphan never keeps other connections waiting until the next statement here)."""
+        owner = self._manual_owner
+        if owner is None or owner.done():
+            self._manual_owner = None
+            self.orphans_rolled_back += 1
+            with contextlib.suppress(DatabaseError):
+                await asyncio.shield(self._raw("ROLLBACK", (), False))
+
     async def _raw(
         self, sql: str, params: Params, many: bool, timeout: float | None = None
     ) -> QueryResult:
@@ -276,21 +297,62 @@ class Database(Queries):
         self._hub.publish(ChangeEvent(tables, local=True))
         if self._transport is not None:
             self._seq += 1
+            message = encode_message(self.origin, self._seq, tables)
             try:
-                await self._transport.send(encode_message(self.origin, self._seq, tables))
+                await self._transport.send(message)
             except Exception:  # receivers recover from a lost message
                 log.warning("tabsqlite: could not announce a change", exc_info=True)
+            self._schedule_resend(message)
+
+    def _schedule_resend(self, message: str) -> None:
+        """Send the last message again once commits pause: a receiver that got it drops the
+        copy as a duplicate; one that lost it (and would see no gap, since nothing follows)
+        gets it now. Costs one message per burst of commits."""
+        self._last_message = message
+        if self._resend is not None:
+            self._resend.cancel()
+        if self._signal_check_interval > 0:
+            self._resend = asyncio.get_running_loop().call_later(
+                self._signal_check_interval, self._resend_last)
+
+    def _resend_last(self) -> None:
+        self._resend = None
+        message, transport = self._last_message, self._transport
+        if message is not None and transport is not None and not self._closing:
+            self._spawn(transport.send(message))
 
     def _on_message(self, raw: object) -> None:
+        """One message from another connection. The work per message is small and bounded:
+        past ``_BURST`` messages in one turn of the event loop nothing more is parsed (the
+        burst counts as "unknown tables"), and one merged event is published per turn."""
         if self._closing:
             return
-        decoded = self._receiver.receive(raw)
-        if decoded is None:
-            return
-        self._heard += 1
-        self._hub.publish(ChangeEvent(with_storage_views(decoded.tables),
-                                      unknown=decoded.unknown, remote=True))
+        self._heard_any += 1
         self._data_version_kick.set()
+        self._burst += 1
+        if self._burst > _BURST:
+            self._incoming = ChangeEvent(frozenset(), unknown=True, remote=True)
+            self._receiver.unreadable += 1
+        else:
+            decoded = self._receiver.receive(raw)
+            if decoded is None:
+                return
+            if decoded.unknown:
+                event = ChangeEvent(frozenset(), unknown=True, remote=True)
+            else:
+                self._heard += 1
+                event = ChangeEvent(with_storage_views(decoded.tables), remote=True)
+            self._incoming = event if self._incoming is None else self._incoming.merge(event)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_incoming)
+
+    def _flush_incoming(self) -> None:
+        self._flush_scheduled = False
+        self._burst = 0
+        event, self._incoming = self._incoming, None
+        if event is not None and not self._closing:
+            self._hub.publish(event)
 
     async def _data_version(self) -> int:
         result = await self._conn.execute("PRAGMA data_version")
@@ -300,29 +362,35 @@ class Database(Queries):
     async def _check_data_version_loop(self) -> None:
         """Back-stop for lost messages: another connection committed, nobody told us.
 
-        After a message, ``PRAGMA data_version`` is read to note the versions it covered. A
+        After messages, ``PRAGMA data_version`` is read to note the versions they covered. A
         burst shares one read, taken once messages pause for ``_KICK_SPACING`` s: under
         contention every extra read queues for the database lock behind the writers (and a
-        lost message between two that came is a sequence gap, which the receiver reports).
-        With no message for ``signal_check_interval`` s, a changed version is waited on for a
-        short grace and then announced as "unknown tables changed".
+        lost message between two that came is a sequence gap, which the receiver reports;
+        a lost last one comes again, see ``_schedule_resend``). If the version moved while
+        no readable, in-sequence message came (only garbage, duplicates or forged numbers),
+        "unknown tables changed" is published. With no message for
+        ``signal_check_interval`` s, a changed version is waited on for a short grace and
+        then announced as "unknown tables changed".
         """
         loop = asyncio.get_running_loop()
         interval = self._signal_check_interval
         grace = min(0.25, interval)
         kick = self._data_version_kick
         next_kick_read = 0.0
+        heard_at_read = self._heard
         while True:
             kicked = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(kick.wait(), interval)
                 kicked = True
             if kicked and loop.time() < next_kick_read:
-                while True:  # wait for the burst to pause
-                    kick.clear()
-                    try:
-                        await asyncio.wait_for(kick.wait(), _KICK_SPACING)
-                    except TimeoutError:
+                # Wait for the burst to pause (no wake-up per message), but read at least
+                # once per interval while messages never stop.
+                give_up = loop.time() + max(interval, _KICK_SPACING)
+                while loop.time() < give_up:
+                    before = self._heard_any
+                    await asyncio.sleep(_KICK_SPACING)
+                    if self._heard_any == before:
                         break
             kick.clear()
             if self._lock.locked() and not kicked:
@@ -331,11 +399,19 @@ class Database(Queries):
             async with self._lock:
                 if self._closing:
                     return
+                if self._conn.in_transaction:
+                    await self._rollback_orphan()
                 version = await self._data_version()
             if kicked:
                 next_kick_read = loop.time() + _KICK_SPACING
+                changed = version > self._data_version_seen
                 self._data_version_seen = max(self._data_version_seen, version)
+                if changed and self._heard == heard_at_read:  # nothing readable explains it
+                    self._receiver.gaps += 1
+                    self._hub.publish(ChangeEvent(frozenset(), unknown=True, remote=True))
+                heard_at_read = self._heard
                 continue
+            heard_at_read = self._heard
             if version <= self._data_version_seen:
                 continue
             await asyncio.sleep(grace)  # its message may be on the way
@@ -456,9 +532,10 @@ async def _open(
     canonical = await runtime.prepare_path(resolved)
     memory = is_memory(canonical)
     started = time.monotonic()
+    options = ConnectOptions(lock_timeout=float(busy_timeout))
 
     async def attempt() -> Connection:
-        conn = await runtime.connect(canonical)
+        conn = await runtime.connect(canonical, options)
         try:
             await conn.execute("PRAGMA busy_timeout=0")
             if not memory:
@@ -473,7 +550,8 @@ async def _open(
         return conn
 
     conn = await retry_while_busy(attempt, path=canonical, timeout=open_timeout)
-    db = Database(runtime, canonical, conn, signal_check_interval=signal_check_interval)
+    db = Database(runtime, canonical, conn, signal_check_interval=signal_check_interval,
+                  lock_timeout=options.lock_timeout)
     try:
         await db._start()
         remaining = max(0.0, open_timeout - (time.monotonic() - started))

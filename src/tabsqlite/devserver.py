@@ -83,6 +83,15 @@ class _Handler(SimpleHTTPRequestHandler):
             return
         super().do_GET()
 
+    def version_string(self) -> str:
+        """The Server header: no Python version."""
+        return "tabsqlite"
+
+    def list_directory(self, path: Any) -> None:
+        """Directories are not listed."""
+        self.send_error(404, "Not found")
+        return None
+
     def log_message(self, format: str, *args: Any) -> None:
         if not self.quiet:
             super().log_message(format, *args)

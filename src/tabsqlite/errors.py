@@ -19,6 +19,7 @@ __all__ = [
     "SQLiteError",
     "TransactionEndedError",
     "TransactionStateError",
+    "TransportError",
 ]
 
 # Primary result codes (https://sqlite.org/rescode.html) used by the core.
@@ -54,7 +55,14 @@ class SQLiteError(DatabaseError):
 
 
 class BusyError(SQLiteError):
-    """The database file was locked by another connection (SQLITE_BUSY / SQLITE_LOCKED)."""
+    """The database file was locked by another connection (SQLITE_BUSY / SQLITE_LOCKED).
+
+    ``holder`` names who held the lock where the runtime can tell (another process and its
+    pid, another tab's connection), ``waited`` the seconds waited for it; else ``None``.
+    """
+
+    holder: str | None = None
+    waited: float | None = None
 
 
 class QueryInterruptedError(SQLiteError):
@@ -88,6 +96,11 @@ class TransactionEndedError(DatabaseError):
 class TransactionStateError(DatabaseError):
     """A statement outside any transaction found the connection inside a transaction that
     neither it nor its task opened. Nothing is reported as done: the statement did not run."""
+
+
+class TransportError(DatabaseError):
+    """The change-signal channel between connections can't be set up safely (for example
+    its folder belongs to another user)."""
 
 
 class InvalidArgumentError(DatabaseError, ValueError):

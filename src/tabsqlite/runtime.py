@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "ConnectOptions",
     "Connection",
     "Hold",
     "HoldManager",
@@ -60,6 +61,17 @@ class Result:
 
 #: The name the runtimes use for :class:`Result`.
 QueryResult = Result
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectOptions:
+    """What the core asks of a connection when it opens one.
+
+    ``lock_timeout``: seconds a statement may wait for the database lock while another
+    connection writes (``open_database(busy_timeout=...)``); past it, ``BusyError``.
+    """
+
+    lock_timeout: float = 10.0
 
 
 class Connection(ABC):
@@ -167,15 +179,17 @@ class Runtime(ABC):
         """Create the parent directories of absolute ``path``; return its canonical form."""
 
     @abstractmethod
-    async def connect(self, path: str) -> Connection:
+    async def connect(self, path: str, options: ConnectOptions) -> Connection:
         """Open one connection (a single attempt, no waiting on locks).
 
-        ``path`` is canonical, or ``":memory:"``.
+        ``path`` is canonical, or ``":memory:"``; ``options`` say how long its statements
+        may wait for the database lock.
         """
 
     @abstractmethod
-    async def delete_database_files(self, path: str) -> None:
-        """Remove the database file, its ``-journal``/``-wal``/``-shm`` and runtime files."""
+    async def delete_database_files(self, path: str, lock_timeout: float = 10.0) -> None:
+        """Remove the database file, its ``-journal``/``-wal``/``-shm`` and runtime files
+        (waiting at most ``lock_timeout`` seconds for the database lock where there is one)."""
 
     @abstractmethod
     async def open_transport(self, channel: str, deliver: Callable[[str], None]) -> Transport:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from ..holds import MemoryHoldManager
 from ..paths import is_memory
-from ..runtime import Connection, HoldManager, Runtime, Transport
+from ..runtime import Connection, ConnectOptions, HoldManager, Runtime, Transport
 from .cpython_connection import CPythonConnection
 from .file_holds import FileHoldManager, runtime_directory
 from .unix_transport import UnixDatagramTransport
@@ -46,10 +46,10 @@ class CPythonRuntime(Runtime):
         os.makedirs(parent, exist_ok=True)
         return os.path.join(os.path.realpath(parent), name)
 
-    async def connect(self, path: str) -> Connection:
-        return await CPythonConnection.open(path)
+    async def connect(self, path: str, options: ConnectOptions) -> Connection:
+        return await CPythonConnection.open(path, options)
 
-    async def delete_database_files(self, path: str) -> None:
+    async def delete_database_files(self, path: str, lock_timeout: float = 10.0) -> None:
         if is_memory(path):
             return
         for suffix in ("", *_SIDE_FILES):

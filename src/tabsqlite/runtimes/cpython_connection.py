@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from ..commit_tracking import CommitTracker, StatementInfo
 from ..errors import (
+    BusyError,
     DatabaseClosedError,
     DatabaseError,
     ProgrammingError,
@@ -23,7 +24,8 @@ from ..errors import (
     QueryTimeoutError,
     sqlite_error,
 )
-from ..runtime import Connection, Params, QueryResult
+from ..runtime import Connection, ConnectOptions, Params, QueryResult
+from .lock_holders import lock_holders
 
 __all__ = ["CPythonConnection", "translate_error"]
 
@@ -58,15 +60,56 @@ def translate_error(error: BaseException) -> DatabaseError:
         return sqlite_error(str(error), code, getattr(error, "sqlite_errorname", None))
     if isinstance(error, sqlite3.ProgrammingError) and "closed" in str(error):
         return DatabaseClosedError(str(error))
-    return ProgrammingError(f"{type(error).__name__}: {error}")
+    if isinstance(error, sqlite3.Error):  # its own words; our class name says the rest
+        return ProgrammingError(str(error))
+    return ProgrammingError(f"{type(error).__name__}: {error}")  # e.g. OverflowError: ...
+
+
+_PLAIN = frozenset({type(None), float, str, bytes})
+_BINDABLE = (type(None), int, float, str, bytes, bytearray, memoryview)
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _unbindable(params: object) -> str | None:
+    """Why ``params`` can't be bound, if a value has a type sqlite3 refuses (with no
+    adapter registered) or is an int beyond 64 bits, else ``None``. Checked before the
+    statement runs: for a statement sqlite3 has cached, it reports such a value with the
+    connection's *previous* error message and code."""
+    if type(params) is list or type(params) is tuple:
+        items: Iterable[tuple[object, object]] = enumerate(params, 1)
+    elif isinstance(params, Mapping):
+        items = params.items()
+    else:
+        return None  # sqlite3 names what is wrong with the container itself
+    for key, value in items:
+        kind = type(value)
+        if isinstance(value, int):  # (bool and IntEnum too)
+            if _INT64[0] <= value <= _INT64[1]:
+                continue
+        elif (kind in _PLAIN or isinstance(value, _BINDABLE)
+              or (kind, sqlite3.PrepareProtocol) in sqlite3.adapters):
+            continue
+        name = f":{key}" if isinstance(key, str) else str(key)
+        if isinstance(value, int):
+            return f"parameter {name}: Python int too large for an SQLite INTEGER"
+        return f"Error binding parameter {name}: type {kind.__name__!r} is not supported"
+    return None
 
 
 class CPythonConnection(Connection):
     """One ``sqlite3`` connection; every call runs in the connection's own thread."""
 
-    def __init__(self, executor: ThreadPoolExecutor, conn: sqlite3.Connection) -> None:
+    def __init__(
+        self,
+        executor: ThreadPoolExecutor,
+        conn: sqlite3.Connection,
+        path: str = ":memory:",
+        options: ConnectOptions | None = None,
+    ) -> None:
         self._executor = executor
         self._conn = conn
+        self._path = path
+        self._options = options or ConnectOptions()
         self._collect: StatementInfo | None = None
         self._info: OrderedDict[str, StatementInfo] = OrderedDict()
         self._tracker = CommitTracker()
@@ -76,8 +119,9 @@ class CPythonConnection(Connection):
         conn.set_authorizer(self._authorize)
 
     @classmethod
-    async def open(cls, path: str) -> CPythonConnection:
-        """Open ``path`` (no busy waiting: the core retries and sets the busy timeout)."""
+    async def open(cls, path: str, options: ConnectOptions | None = None) -> CPythonConnection:
+        """Open ``path`` (no busy waiting: the core retries and sets SQLite's busy timeout
+        to ``options.lock_timeout``)."""
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tabsqlite")
 
         def connect() -> sqlite3.Connection:
@@ -92,7 +136,7 @@ class CPythonConnection(Connection):
             if isinstance(error, Exception):
                 raise translate_error(error) from error
             raise
-        return cls(executor, conn)
+        return cls(executor, conn, path, options or ConnectOptions())
 
     # -- authorizer (runs in the connection thread, while a statement is prepared) --------
     def _authorize(
@@ -143,7 +187,13 @@ class CPythonConnection(Connection):
             if timer is not None:
                 timer.cancel()
 
-    def _run(self, sql: str, run: Callable[[], sqlite3.Cursor]) -> QueryResult:
+    def _run(
+        self, sql: str, run: Callable[[], sqlite3.Cursor], param_sets: Sequence[Params]
+    ) -> QueryResult:
+        for params in param_sets:  # (sqlite3 would report such a value with the
+            reason = _unbindable(params)  # connection's previous error, see _unbindable)
+            if reason is not None:
+                raise ProgrammingError(reason)
         conn = self._conn
         collected = self._collect = StatementInfo()
         was_in_tx = conn.in_transaction
@@ -156,7 +206,10 @@ class CPythonConnection(Connection):
             self._tracker.statement_failed(
                 was_in_transaction=was_in_tx, in_transaction=self._in_tx
             )
-            raise translate_error(error) from error
+            translated = translate_error(error)
+            if isinstance(translated, BusyError):
+                translated = self._busy_error(translated)
+            raise translated from error
         finally:
             self._collect = None
         in_tx = self._in_tx = conn.in_transaction
@@ -184,7 +237,7 @@ class CPythonConnection(Connection):
         self, sql: str, params: Params = (), timeout: float | None = None
     ) -> QueryResult:
         return await self._call(
-            lambda: self._run(sql, lambda: self._conn.execute(sql, params)),
+            lambda: self._run(sql, lambda: self._conn.execute(sql, params), (params,)),
             timeout, _interruptible(sql),
         )
 
@@ -192,9 +245,25 @@ class CPythonConnection(Connection):
         self, sql: str, seq_of_params: Sequence[Params], timeout: float | None = None
     ) -> QueryResult:
         return await self._call(
-            lambda: self._run(sql, lambda: self._conn.executemany(sql, seq_of_params)),
+            lambda: self._run(
+                sql, lambda: self._conn.executemany(sql, seq_of_params), seq_of_params),
             timeout, True,
         )
+
+    def _busy_error(self, error: BusyError) -> BusyError:
+        """``error`` with the processes that hold the file's write lock named (Linux)."""
+        holders = lock_holders(self._path)
+        if not holders:
+            return error
+        who = ", ".join(f"process {pid} ({name})" for pid, name in holders)
+        busy = BusyError(
+            f"{error.args[0]}: the write lock is held by {who}; waited "
+            f"{self._options.lock_timeout:g} s (busy_timeout)",
+            extended_code=error.extended_code, code_name=error.code_name,
+        )
+        busy.holder = who
+        busy.waited = self._options.lock_timeout
+        return busy
 
     @property
     def in_transaction(self) -> bool:

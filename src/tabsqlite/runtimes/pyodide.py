@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import secrets
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -27,6 +30,7 @@ from ..holds import scope_id
 from ..paths import is_memory
 from ..runtime import (
     Connection,
+    ConnectOptions,
     Hold,
     HoldManager,
     HoldTakenError,
@@ -57,6 +61,38 @@ def _ffi() -> Any:
 def database_lock_name(path: str) -> str:
     """The Web Lock a tab holds while it uses the database at ``path``."""
     return f"tabsqlite-db-{scope_id(path)}"
+
+
+def presence_prefix(lock_name: str) -> str:
+    """The prefix of the Web Locks that name the open connections of a database: each
+    connection holds ``<prefix><id>@<opened, ms since the epoch>`` while it is open, so a
+    tab that waited too long for ``lock_name`` can say whose it is."""
+    return lock_name.replace("tabsqlite-db-", "tabsqlite-conn-", 1) + "-"
+
+
+async def lock_holder(glue: Any, lock_name: str) -> str | None:
+    """Who holds ``lock_name`` now: its connection(s) and since when they are open, and how
+    many others wait; ``None`` if nobody holds it (or the browser can't tell)."""
+    if not lock_name:
+        return None
+    try:
+        found = await glue.lockHolder(lock_name, presence_prefix(lock_name))
+    except Exception:
+        return None
+    if found is None:
+        return None
+    info = json.loads(str(found))
+    now_ms = time.time() * 1000
+    names = []
+    for label in info["labels"]:
+        conn_id, _, opened = str(label).partition("@")
+        try:
+            age = f", open {max(0.0, (now_ms - float(opened)) / 1000):.1f} s"
+        except ValueError:
+            age = ""
+        names.append(f"connection {conn_id}{age}")
+    who = " and ".join(names) or "a connection that did not name itself"
+    return f"{who} (client {str(info['clientId'])[:8]}); {info['waiting']} waiting"
 
 
 _SEP = "\x1e"
@@ -245,8 +281,10 @@ class PyodideConnection(Connection):
     """One sqlite-wasm connection; calls are direct (worker mode) or proxied (main mode)."""
 
     def __init__(
-        self, glue: Any, handle: int, lock_name: str | None, lock_timeout_ms: int
+        self, glue: Any, handle: int, lock_name: str | None, lock_timeout_ms: int,
+        presence: _Lock | None = None,
     ) -> None:
+        self._presence = presence  # names this connection to tabs that wait for it
         self._glue = glue
         self._handle = handle
         self._async = str(glue.mode) == "main"
@@ -282,20 +320,25 @@ class PyodideConnection(Connection):
         lock = _Lock(self._glue, self._lock_name, wait_ms)
         release = await lock.granted()
         if release is None:
-            raise self._lock_wait_error(wait_ms, call_timeout)
+            raise await self._lock_wait_error(wait_ms, call_timeout)
         self._lock = lock
 
-    def _lock_wait_error(self, waited_ms: int, call_timeout: bool) -> DatabaseError:
+    async def _lock_wait_error(self, waited_ms: int, call_timeout: bool) -> DatabaseError:
+        holder = await lock_holder(self._glue, self._lock_name or "")
+        who = f": held by {holder}" if holder else ""
         if call_timeout:
             return QueryTimeoutError(
-                f"timed out after {waited_ms} ms waiting for another tab's use of the database",
+                f"timed out after {waited_ms} ms waiting for the database{who}",
                 extended_code=9, code_name="SQLITE_INTERRUPT",
             )
-        return BusyError(
-            f"database is locked: waited {waited_ms} ms for another tab",
+        busy = BusyError(
+            f"database is locked: waited {waited_ms} ms (busy_timeout){who}",
             extended_code=5,
             code_name="SQLITE_BUSY",
         )
+        busy.holder = holder
+        busy.waited = waited_ms / 1000
+        return busy
 
     def _release(self) -> None:
         lock, self._lock = self._lock, None
@@ -315,7 +358,7 @@ class PyodideConnection(Connection):
                     self._late = self._locked_result(raw)
             raise
         if raw is None:
-            raise self._lock_wait_error(
+            raise await self._lock_wait_error(
                 self.lock_timeout_ms if waited_ms is None else waited_ms, call_timeout)
         return self._locked_result(raw)
 
@@ -522,6 +565,9 @@ class PyodideConnection(Connection):
                 await result
         finally:
             self._release()
+            if self._presence is not None:
+                self._presence.release()
+                self._presence = None
 
 
 class BroadcastTransport(Transport):
@@ -530,8 +576,9 @@ class BroadcastTransport(Transport):
     def __init__(self, glue: Any, channel: str, deliver: Callable[[str], None]) -> None:
         ffi = _ffi()
 
-        def on_message(data: Any) -> None:
-            deliver(data if isinstance(data, str) else "\x00unreadable")
+        def on_message(batch: Any) -> None:
+            for data in batch.to_py():  # strings, several per call (see openChannel)
+                deliver(data if isinstance(data, str) else "\x00unreadable")
 
         self._proxy = ffi.create_proxy(on_message)
         self._channel = glue.openChannel(channel, self._proxy)
@@ -588,9 +635,8 @@ class PyodideRuntime(Runtime):
     #: 22 ms instead of 30, and 37 instead of 62 with a diff trigger (bench/, figure 6).
     page_size = 16384
 
-    def __init__(self, lock_timeout: float = 10.0) -> None:
+    def __init__(self) -> None:
         self._glue = _glue()
-        self.lock_timeout = lock_timeout
 
     def default_directory(self) -> str:
         return str(self._glue.defaultDirectory)
@@ -598,14 +644,16 @@ class PyodideRuntime(Runtime):
     async def prepare_path(self, path: str) -> str:
         return path  # OPFS has no links; the VFS creates directories on open
 
-    async def connect(self, path: str) -> Connection:
+    async def connect(self, path: str, options: ConnectOptions) -> Connection:
         glue = self._glue
         lock_name = database_lock_name(path)
-        timeout_ms = int(self.lock_timeout * 1000)
+        timeout_ms = int(options.lock_timeout * 1000)
         lock = _Lock(glue, "tabsqlite-memory" if is_memory(path) else lock_name, timeout_ms)
         if await lock.granted() is None:
-            raise BusyError(f"database is locked: {path}", extended_code=5,
-                            code_name="SQLITE_BUSY")
+            holder = await lock_holder(glue, lock_name)
+            raise BusyError(f"database is locked: {path}" + (f": held by {holder}" if holder
+                                                            else ""),
+                            extended_code=5, code_name="SQLITE_BUSY")
         try:
             opened = glue.open(path)
             if str(glue.mode) == "main":
@@ -618,14 +666,19 @@ class PyodideRuntime(Runtime):
             if kind == "sqlite" and code:
                 raise sqlite_error(f"cannot open {path}: {message}", int(code))
             raise ProgrammingError(f"cannot open {path}: {message}")
+        presence = None
+        if not is_memory(path):
+            label = f"{secrets.token_hex(4)}@{int(time.time() * 1000)}"
+            presence = _Lock(glue, presence_prefix(lock_name) + label, -1, if_available=True)
+            await presence.granted()
         return PyodideConnection(
-            glue, int(out[1]), None if is_memory(path) else lock_name, timeout_ms
+            glue, int(out[1]), None if is_memory(path) else lock_name, timeout_ms, presence
         )
 
-    async def delete_database_files(self, path: str) -> None:
+    async def delete_database_files(self, path: str, lock_timeout: float = 10.0) -> None:
         if is_memory(path):
             return
-        lock = _Lock(self._glue, database_lock_name(path), int(self.lock_timeout * 1000))
+        lock = _Lock(self._glue, database_lock_name(path), int(lock_timeout * 1000))
         if await lock.granted() is None:
             raise BusyError(f"database is locked: {path}", extended_code=5,
                             code_name="SQLITE_BUSY")

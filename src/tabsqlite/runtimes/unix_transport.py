@@ -13,9 +13,11 @@ import contextlib
 import os
 import secrets
 import socket
+import stat
 import tempfile
 from collections.abc import Callable
 
+from ..errors import TransportError
 from ..holds import scope_id
 from ..runtime import Transport
 
@@ -23,6 +25,7 @@ __all__ = ["UnixDatagramTransport", "channel_directory"]
 
 _MAX_DATAGRAM = 65536
 _SUN_PATH_MAX = 100
+_READS_PER_WAKE = 1024
 
 
 def channel_directory(channel: str) -> str:
@@ -33,15 +36,49 @@ def channel_directory(channel: str) -> str:
     return os.path.join(base, f"tabsqlite-{os.getuid()}", scope_id(channel))
 
 
+def _private_directory(path: str) -> None:
+    """Create ``path`` (mode 0700) or check it: a real directory (not a link), owned by
+    this user, that nobody else can enter. Else :class:`TransportError`: another user could
+    read the change messages or plant sockets there."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as error:
+        raise TransportError(f"cannot create the signal folder {path}: {error}") from error
+    try:
+        info = os.lstat(path)
+    except OSError as error:
+        raise TransportError(f"cannot use the signal folder {path}: {error}") from error
+    if not stat.S_ISDIR(info.st_mode):
+        raise TransportError(f"the signal folder {path} is not a directory (or is a link)")
+    if info.st_uid != os.getuid():
+        raise TransportError(
+            f"the signal folder {path} belongs to user {info.st_uid}, not to this user "
+            f"({os.getuid()}); remove it or set TABSQLITE_SOCKET_DIR"
+        )
+    if info.st_mode & 0o077:
+        os.chmod(path, 0o700)  # ours, made by an older version or a loose umask
+
+
+def _make_channel_directory(directory: str) -> None:
+    """Create the per-user folder and the channel's folder, both private."""
+    user_dir = os.path.dirname(directory)
+    if not os.path.isdir(os.path.dirname(user_dir)):
+        raise TransportError(f"the temporary folder {os.path.dirname(user_dir)} is missing")
+    _private_directory(user_dir)
+    _private_directory(directory)
+
+
 class UnixDatagramTransport(Transport):
     """A :class:`Transport` over ``AF_UNIX`` datagram sockets."""
 
     def __init__(self, channel: str, deliver: Callable[[str], None]) -> None:
         self.directory = channel_directory(channel)
-        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        _make_channel_directory(self.directory)
         self.path = os.path.join(self.directory, f"{os.getpid()}-{secrets.token_hex(6)}.sock")
         if len(self.path) > _SUN_PATH_MAX:
-            raise OSError(f"socket path too long: {self.path}")
+            raise TransportError(f"socket path too long: {self.path}")
         self._deliver = deliver
         self._loop = asyncio.get_running_loop()
         self._recv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -57,7 +94,7 @@ class UnixDatagramTransport(Transport):
         self.dropped = 0
 
     def _on_readable(self) -> None:
-        while True:
+        for _ in range(_READS_PER_WAKE):  # the rest of a flood waits for the next turn
             try:
                 data = self._recv.recv(_MAX_DATAGRAM)
             except (BlockingIOError, InterruptedError):
