@@ -288,3 +288,66 @@ async def test_file_system_errors_are_typed(open_tabs: Any) -> None:
     assert got == [["SQLiteError", 13], ["SQLiteError", 3], ["SQLiteError", 10],
                    ["SQLiteError", 13], ["DatabaseError", True]]
     assert n == 1  # the statement before the fault in the transaction committed
+
+
+@pytest.mark.parametrize("doing", ["idle", "running a statement"])
+async def test_main_mode_database_worker_dies(open_tabs: Any, doing: str) -> None:
+    """A main-thread tab whose database worker dies inside a transaction: its pending call
+    fails with ConnectionLostError at once, the lock is free for the other tabs (within a
+    second; within Chromium's 2 s grace for a worker busy in a statement), the Database
+    says it is broken, and a new open in the same page works."""
+    (survivor,) = await open_tabs(1)
+    (victim,) = await open_tabs(1, mode="main")
+    await survivor.run(SETUP)
+    await victim.run(SETUP)
+    body = ("await tx.get_all(LONG)" if doing == "running a statement"
+            else "await asyncio.sleep(3600)")
+    await victim.run(f"""
+        import time
+        LONG = ("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+                "SELECT count(*) FROM c WHERE x < 2000000000")
+        outcome = {{}}
+        async def doomed():
+            try:
+                async with db.write_transaction() as tx:
+                    await tx.execute("INSERT INTO items(tag, n) VALUES ('partial', 1)")
+                    {body}
+            except Exception as e:
+                outcome["error"] = type(e).__name__
+                outcome["at"] = time.monotonic()
+        doing = asyncio.ensure_future(doomed())
+        await asyncio.sleep(0.3)
+    """)
+    await victim.page.evaluate("window.tab.terminate()")  # the database worker dies
+    killed = await victim.run("time.monotonic()")
+    took = await survivor.run("""
+        import time
+        t0 = time.monotonic()
+        await db.execute("INSERT INTO items(tag, n) VALUES ('after', 2)")
+        time.monotonic() - t0
+    """, timeout=20)
+    assert took < (1.0 if doing == "idle" else 2.5), took
+    out = json.loads(await victim.run("""
+        t0 = time.monotonic()
+        try:
+            await db.execute("SELECT 1")
+            later = "ran"
+        except tabsqlite.ConnectionLostError:
+            later = "ConnectionLostError"
+        later_took = time.monotonic() - t0
+        if not doing.done():
+            doing.cancel()
+            await asyncio.gather(doing, return_exceptions=True)
+        broken = db.broken
+        await db.close()
+        db = await tabsqlite.open_database(""" + repr(DB) + """)
+        tags = [r["tag"] for r in await db.get_all("SELECT tag FROM items ORDER BY id")]
+        json.dumps({"outcome": outcome, "later": later, "later_took": later_took,
+                    "broken": broken, "tags": tags})
+    """, timeout=30))
+    if doing == "running a statement":
+        assert out["outcome"]["error"] == "ConnectionLostError", out
+        assert out["outcome"]["at"] - killed < 1.0, out
+    assert out["later"] == "ConnectionLostError" and out["later_took"] < 1.0, out
+    assert out["broken"] is True, out
+    assert out["tags"] == ["after"], out

@@ -18,6 +18,10 @@ async def test_busy_timeout_bounds_the_wait_and_names_the_holder(
     open_tabs: Any, mode: str
 ) -> None:
     a, b = await open_tabs(2, mode=mode)
+    await b.run(f"""
+        import json, time, tabsqlite
+        db = await tabsqlite.open_database({DB!r}, busy_timeout=0.5)
+    """)
     await a.run(f"""
         import asyncio, tabsqlite
         db = await tabsqlite.open_database({DB!r})
@@ -31,17 +35,15 @@ async def test_busy_timeout_bounds_the_wait_and_names_the_holder(
         holding = asyncio.ensure_future(hold())
         await started.wait()
     """)
-    out = json.loads(await b.run(f"""
-        import json, time, tabsqlite
-        db = await tabsqlite.open_database({DB!r}, busy_timeout=0.5)
+    out = json.loads(await b.run("""
         t0 = time.monotonic()
         try:
             await db.execute("INSERT INTO t VALUES (2)")
             error = None
         except tabsqlite.BusyError as e:
             error = e
-        json.dumps({{"waited": time.monotonic() - t0, "message": str(error),
-                    "holder": error and error.holder, "attr": error and error.waited}})
+        json.dumps({"waited": time.monotonic() - t0, "message": str(error),
+                    "holder": error and error.holder, "attr": error and error.waited})
     """))
     assert 0.4 <= out["waited"] < 1.5, out
     assert out["holder"] and "connection" in out["holder"] and "open" in out["holder"], out

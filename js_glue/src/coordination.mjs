@@ -94,43 +94,79 @@ export async function lockHolder(name, presencePrefix) {
 }
 
 // Join a BroadcastChannel; `onMessages(strings)` is called with the messages from others,
-// several at once: one call (one crossing into Python) per turn of the event loop, with at
-// most MAX_BATCH messages. Past that, the rest of the burst is dropped and
-// "\u0000overflow" stands for it (the receiver treats it as "unknown tables changed"), so
-// a flood costs Python little. A message that is not a string arrives as
-// "\u0000unreadable".
-const MAX_BATCH = 256;
+// several at once: one call (one crossing into Python) per turn of the event loop. What
+// can't be a tabsqlite message (not a string, or not starting like one) is not handed
+// over one by one: a single "\u0000unreadable" stands for all of it in a batch. A batch
+// past MAX_BATCH messages is a flood: the rest is dropped, and the channel is closed for
+// DEAF_MS (the browser then delivers nothing here, so a flood costs this thread nothing
+// meanwhile) and opened again; "\u0000overflow" stands for all that was missed, and the
+// receiver treats it as "unknown tables changed".
+const MAX_BATCH = 64;
+const DEAF_MS = 250;
+const PREFIX = '{"tabsqlite"';
 export function openChannel(name, onMessages) {
-  const channel = new BroadcastChannel(name);
+  let channel = null;
+  let closed = false;
   let batch = [];
+  let unreadable = false;
   let overflow = false;
   let scheduled = false;
+  const listen = () => {
+    channel = new BroadcastChannel(name);
+    channel.onmessage = (event) => take(event.data);
+    channel.onmessageerror = () => take(null);
+  };
+  let deaf = false;
+  const deafen = () => {
+    channel.onmessage = channel.onmessageerror = null;
+    channel.close();
+    deaf = true;
+    setTimeout(() => {
+      if (closed) return;
+      deaf = false;
+      listen();
+      onMessages(["\u0000overflow"]); // whatever came meanwhile is unknown
+    }, DEAF_MS);
+  };
   const flush = () => {
     scheduled = false;
     const out = batch;
+    if (unreadable) out.push("\u0000unreadable");
     if (overflow) out.push("\u0000overflow");
+    const flood = overflow;
     batch = [];
-    overflow = false;
+    unreadable = overflow = false;
+    if (closed) return;
+    if (flood) deafen();
     if (out.length) onMessages(out);
   };
   const take = (data) => {
-    if (batch.length < MAX_BATCH) batch.push(typeof data === "string" ? data : "\u0000unreadable");
+    if (typeof data !== "string" || !data.startsWith(PREFIX)) unreadable = true;
+    else if (batch.length < MAX_BATCH) batch.push(data);
     else overflow = true;
     if (!scheduled) {
       scheduled = true;
       setTimeout(flush, 0);
     }
   };
-  channel.onmessage = (event) => take(event.data);
-  channel.onmessageerror = () => take(null);
+  listen();
   return {
     post(message) {
-      channel.postMessage(message);
+      if (closed) return;
+      if (deaf) { // our listening channel is shut for now: send through a passing one
+        const once = new BroadcastChannel(name);
+        once.postMessage(message);
+        once.close();
+      } else {
+        channel.postMessage(message);
+      }
     },
     close() {
-      channel.onmessage = null;
-      channel.onmessageerror = null;
-      channel.close();
+      closed = true;
+      if (!deaf) {
+        channel.onmessage = channel.onmessageerror = null;
+        channel.close();
+      }
     },
   };
 }

@@ -463,6 +463,19 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
     };
   }
 
+  // Presence locks: a connection names itself to tabs that wait for the database lock by
+  // holding a lock of its own (see lockHolder); it goes with the connection, or the worker.
+  const presences = new Map(); // handle -> release function
+
+  function presence(handle, name) {
+    getConn(handle);
+    navigator.locks.request(name, { ifAvailable: true }, (lock) => {
+      if (!lock) return undefined;
+      if (!conns.has(handle)) return undefined; // closed meanwhile
+      return new Promise((release) => presences.set(handle, release));
+    });
+  }
+
   function unlock(handle) {
     const release = kept.get(handle);
     if (release) {
@@ -509,8 +522,14 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
     unlock,
     statementId,
     runner,
+    presence,
     close(handle) {
       unlock(handle);
+      const gone = presences.get(handle);
+      if (gone) {
+        presences.delete(handle);
+        gone();
+      }
       const conn = conns.get(handle);
       if (!conn) return;
       conns.delete(handle);
@@ -536,6 +555,9 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
     },
     vfsList() {
       return capi.sqlite3_js_vfs_list();
+    },
+    vfsReady() {
+      return true;
     },
     sqliteVersion: capi.sqlite3_libversion(),
   };

@@ -66,33 +66,145 @@ async function startWorkerTab(options) {
   };
 }
 
+// The page's side of the database worker (main-thread mode). Calls go as messages; the
+// worker takes the database's Web Lock itself, so its death frees the lock at once. The
+// page sees the death through the worker's "alive" lock: every pending call then fails
+// with WORKER_STOPPED within moments, handles of the dead worker keep failing that way,
+// and the next open starts a new worker.
+const WORKER_STOPPED = "tabsqlite: the database worker stopped";
+const HANDLE_OPS = new Set(["exec", "execMany", "close", "unlock", "presence", "lockedExec",
+                            "lockedExecMany"]);
+
+function databaseWorker(options) {
+  let current = null; // {worker, pending, ready, dead}
+  let nextId = 1;
+  let nextHandle = 1;
+  const handles = new Map(); // page handle -> {w, handle}
+
+  function spawn() {
+    const worker = new Worker(new URL("./db_worker.mjs", import.meta.url), { type: "module" });
+    const aliveLock = `tabsqlite-alive-${Math.random().toString(36).slice(2)}-${Date.now()}`;
+    const w = { worker, pending: new Map(), dead: false, ready: null };
+    worker.addEventListener("message", (event) => {
+      const msg = event.data;
+      if (msg.id === undefined) return;
+      const p = w.pending.get(msg.id);
+      w.pending.delete(msg.id);
+      if (p) msg.error !== undefined ? p.reject(new Error(msg.error)) : p.resolve(msg.value);
+    });
+    w.ready = waitFor(worker, (m) => m.type === "ready").then(() => {
+      // Granted once the worker is gone (crashed, or stopped by the browser).
+      navigator.locks.request(aliveLock, () => gone(w));
+    });
+    worker.postMessage({ type: "init", vfs: options.vfs, unlockAsap: options.unlockAsap, aliveLock });
+    return w;
+  }
+
+  function gone(w) {
+    w.dead = true;
+    for (const p of w.pending.values()) p.reject(new Error(WORKER_STOPPED));
+    w.pending.clear();
+    if (current === w) current = null;
+  }
+
+  function send(w, op, args) {
+    const id = nextId++;
+    const promise = new Promise((resolve, reject) => {
+      if (w.dead) {
+        reject(new Error(WORKER_STOPPED));
+        return;
+      }
+      w.pending.set(id, { resolve, reject });
+      w.worker.postMessage({ id, op, args });
+    });
+    return { id, promise };
+  }
+
+  async function call(op, ...args) {
+    if (op === "open") {
+      if (!current) current = spawn();
+      const w = current;
+      await w.ready;
+      const out = await send(w, op, args).promise;
+      if (out[0] !== 1) return out;
+      const handle = nextHandle++;
+      handles.set(handle, { w, handle: out[1] });
+      return [1, handle];
+    }
+    if (HANDLE_OPS.has(op)) {
+      const target = handles.get(args[0]);
+      if (!target) throw new Error("the connection is closed");
+      if (op === "close") handles.delete(args[0]);
+      if (target.w.dead) {
+        if (op === "close" || op === "unlock") return undefined; // nothing left to close
+        throw new Error(WORKER_STOPPED);
+      }
+      return send(target.w, op, [target.handle, ...args.slice(1)]).promise;
+    }
+    if (!current) current = spawn();
+    await current.ready;
+    return send(current, op, args).promise;
+  }
+
+  // A call run inside the database's Web Lock in the worker: {promise, cancel}, as
+  // runLocked gives in worker mode, but cancel() answers with a promise.
+  function locked(op, ...args) {
+    const target = handles.get(args[0]);
+    if (!target || target.w.dead) {
+      const promise = Promise.reject(new Error(target ? WORKER_STOPPED : "the connection is closed"));
+      return { promise, cancel: async () => undefined };
+    }
+    let settled = false;
+    let value;
+    const { id, promise } = send(target.w, op, [target.handle, ...args.slice(1)]);
+    const tracked = promise.then((v) => { settled = true; value = v; return v; });
+    return {
+      promise: tracked,
+      async cancel() {
+        // The worker answers in order: if the call ran before the cancel got there, its
+        // answer has arrived first.
+        let answer;
+        try {
+          answer = await send(target.w, "cancel", [id]).promise;
+        } catch {
+          answer = undefined;
+        }
+        return settled ? value : answer;
+      },
+    };
+  }
+
+  return {
+    call,
+    locked,
+    alive(handle) { // false once the worker behind `handle` is gone
+      const target = handles.get(handle);
+      return !target || !target.w.dead;
+    },
+    terminate() { // (the tests' way to kill it): pending calls fail at once
+      const w = current;
+      if (w) {
+        w.worker.terminate();
+        gone(w);
+      }
+    },
+  };
+}
+
 async function startMainThreadTab(options) {
   const started = now();
-  const worker = new Worker(new URL("./db_worker.mjs", import.meta.url), { type: "module" });
-  worker.postMessage({ type: "init", vfs: options.vfs, unlockAsap: options.unlockAsap });
-  const workerReady = waitFor(worker, (m) => m.type === "ready");
-  const pending = new Map();
-  let nextId = 1;
-  worker.addEventListener("message", (event) => {
-    const msg = event.data;
-    if (msg.id === undefined) return;
-    const p = pending.get(msg.id);
-    pending.delete(msg.id);
-    if (p) msg.error !== undefined ? p.reject(new Error(msg.error)) : p.resolve(msg.value);
-  });
-  const call = (op, ...args) => new Promise((resolve, reject) => {
-    const id = nextId++;
-    pending.set(id, { resolve, reject });
-    worker.postMessage({ id, op, args });
-  });
+  const db = databaseWorker(options);
+  const workerReady = db.call("vfsReady");
   const wheel = fetchWheel(options.wheelURL); // in flight while Pyodide loads
   const { loadPyodide } = await import("../node_modules/pyodide/pyodide.mjs");
   const pyodide = await loadPyodide({ indexURL: new URL("../node_modules/pyodide/", import.meta.url).href });
   const pyodideReady = now();
   await installWheel(pyodide, await wheel, options.micropipURL);
   await workerReady;
+  const call = db.call;
   pyodide.registerJsModule("tabsqlite_glue", {
     mode: "main",
+    workerStopped: WORKER_STOPPED,
     defaultDirectory: options.defaultDirectory || "/tabsqlite",
     open: (path, opts) => call("open", path, opts),
     exec: (handle, sql, params, reals, timeoutMs) =>
@@ -100,7 +212,16 @@ async function startMainThreadTab(options) {
     execArgs: (handle, sql, reals, ...params) => call("exec", handle, sql, params, reals),
     execMany: (handle, sql, paramSets, realSets, timeoutMs) =>
       call("execMany", handle, sql, paramSets, realSets, timeoutMs),
+    lockedExec: (handle, lockName, waitMs, sql, params, reals, timeoutMs) =>
+      db.locked("lockedExec", handle, lockName, waitMs, sql, params, reals, timeoutMs),
+    lockedExecArgs: (handle, lockName, waitMs, sql, reals, ...params) =>
+      db.locked("lockedExec", handle, lockName, waitMs, sql, params, reals),
+    lockedExecMany: (handle, lockName, waitMs, sql, paramSets, realSets, timeoutMs) =>
+      db.locked("lockedExecMany", handle, lockName, waitMs, sql, paramSets, realSets, timeoutMs),
+    unlock: (handle) => { call("unlock", handle).catch(() => {}); },
+    presence: (handle, name) => { call("presence", handle, name).catch(() => {}); },
     close: (handle) => call("close", handle),
+    alive: (handle) => db.alive(handle),
     deleteFiles: (path) => call("deleteFiles", path),
     ...coordination,
     post_to_page(data) {
@@ -116,7 +237,7 @@ async function startMainThreadTab(options) {
       return toPlain(await pyodide.runPythonAsync(code));
     },
     terminate() {
-      worker.terminate();
+      db.terminate();
     },
   };
 }

@@ -16,6 +16,7 @@ from .changes import ChangeEvent
 from .database import Database, OpenContext, open_database
 from .errors import (
     BusyError,
+    ConnectionLostError,
     ConstraintError,
     DatabaseClosedError,
     DatabaseError,
@@ -47,6 +48,7 @@ __all__ = [
     "ChangeEvent",
     "ChangeStream",
     "Connection",
+    "ConnectionLostError",
     "ConstraintError",
     "Database",
     "DatabaseClosedError",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .changes import ChangeEvent, ChangeHub, normalize_tables
 from .errors import (
+    ConnectionLostError,
     DatabaseClosedError,
     DatabaseError,
     InvalidArgumentError,
@@ -106,6 +107,12 @@ class Database(Queries):
         """True once :meth:`close` has begun."""
         return self._closing
 
+    @property
+    def broken(self) -> bool:
+        """True once the connection was lost (a tab's database worker died): every call
+        raises :class:`ConnectionLostError`; close it and open the database again."""
+        return self._conn.lost
+
     async def _start(self) -> None:
         if not self.is_memory:
             channel = f"tabsqlite:{self.path}"
@@ -187,6 +194,9 @@ class Database(Queries):
     ) -> QueryResult:
         if self._closing:
             raise DatabaseClosedError(f"database {self.path!r} is closed")
+        if self._conn.lost:  # fail now rather than queue behind a transaction that is gone
+            raise ConnectionLostError(f"the connection to {self.path!r} was lost; open the "
+                                      "database again")
         tx = self._transaction_of_current_task()
         if tx is not None:  # join the task's transaction
             return await tx._query(sql, params, many, timeout)
@@ -406,12 +416,12 @@ class Database(Queries):
                 next_kick_read = loop.time() + _KICK_SPACING
                 changed = version > self._data_version_seen
                 self._data_version_seen = max(self._data_version_seen, version)
-                if changed and self._heard == heard_at_read:  # nothing readable explains it
+                if changed and heard == heard_at_read:  # nothing readable explains it
                     self._receiver.gaps += 1
                     self._hub.publish(ChangeEvent(frozenset(), unknown=True, remote=True))
-                heard_at_read = self._heard
+                heard_at_read = heard  # (what came during the read counts for the next)
                 continue
-            heard_at_read = self._heard
+            heard_at_read = heard
             if version <= self._data_version_seen:
                 continue
             await asyncio.sleep(grace)  # its message may be on the way

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "BusyError",
+    "ConnectionLostError",
     "ConstraintError",
     "DatabaseClosedError",
     "DatabaseError",
@@ -103,6 +104,12 @@ class TransportError(DatabaseError):
     its folder belongs to another user)."""
 
 
+class ConnectionLostError(DatabaseClosedError):
+    """The connection's engine went away (a tab's database worker was terminated or
+    crashed): its pending and later calls fail with this, its lock is gone, and what it had
+    not committed is rolled back by the next connection. Open the database again."""
+
+
 class InvalidArgumentError(DatabaseError, ValueError):
     """An argument to a tabsqlite API was not acceptable."""
 
@@ -141,8 +148,38 @@ class OpenTimeoutError(DatabaseError, TimeoutError):
         self.last_error = last_error
 
 
+_PRIMARY_NAMES = (
+    "SQLITE_OK", "SQLITE_ERROR", "SQLITE_INTERNAL", "SQLITE_PERM", "SQLITE_ABORT", "SQLITE_BUSY",
+    "SQLITE_LOCKED", "SQLITE_NOMEM", "SQLITE_READONLY", "SQLITE_INTERRUPT", "SQLITE_IOERR",
+    "SQLITE_CORRUPT", "SQLITE_NOTFOUND", "SQLITE_FULL", "SQLITE_CANTOPEN", "SQLITE_PROTOCOL",
+    "SQLITE_EMPTY", "SQLITE_SCHEMA", "SQLITE_TOOBIG", "SQLITE_CONSTRAINT", "SQLITE_MISMATCH",
+    "SQLITE_MISUSE", "SQLITE_NOLFS", "SQLITE_AUTH", "SQLITE_FORMAT", "SQLITE_RANGE",
+    "SQLITE_NOTADB", "SQLITE_NOTICE", "SQLITE_WARNING",
+)
+# Extended codes a runtime may report without a name (https://sqlite.org/rescode.html).
+_EXTENDED_NAMES = {
+    275: "SQLITE_CONSTRAINT_CHECK", 787: "SQLITE_CONSTRAINT_FOREIGNKEY",
+    1299: "SQLITE_CONSTRAINT_NOTNULL", 1555: "SQLITE_CONSTRAINT_PRIMARYKEY",
+    1811: "SQLITE_CONSTRAINT_TRIGGER", 2067: "SQLITE_CONSTRAINT_UNIQUE",
+    517: "SQLITE_BUSY_SNAPSHOT", 261: "SQLITE_BUSY_RECOVERY", 262: "SQLITE_LOCKED_SHAREDCACHE",
+    1034: "SQLITE_IOERR_FSYNC", 266: "SQLITE_IOERR_READ", 778: "SQLITE_IOERR_WRITE",
+}
+
+
+def name_of_code(extended_code: int) -> str | None:
+    """SQLite's symbolic name of a result code (the primary code's name for an extended
+    code not listed here), so every runtime names an error the same way."""
+    name = _EXTENDED_NAMES.get(extended_code)
+    if name is None:
+        primary = extended_code & 0xFF
+        name = _PRIMARY_NAMES[primary] if primary < len(_PRIMARY_NAMES) else None
+    return name
+
+
 def sqlite_error(message: str, extended_code: int, code_name: str | None = None) -> SQLiteError:
     """Build the most specific :class:`SQLiteError` subclass for a result code."""
+    if code_name is None:
+        code_name = name_of_code(extended_code)
     primary = extended_code & 0xFF
     cls: type[SQLiteError]
     if primary in (SQLITE_BUSY, SQLITE_LOCKED):

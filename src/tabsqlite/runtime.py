@@ -108,6 +108,12 @@ class Connection(ABC):
     def in_transaction(self) -> bool:
         """True while the connection is inside a transaction (as of the last call's end)."""
 
+    @property
+    def lost(self) -> bool:
+        """True once the engine behind the connection went away (its calls then raise
+        :class:`~tabsqlite.ConnectionLostError`)."""
+        return False
+
     def take_late_result(self) -> QueryResult | None:
         """The result of a statement that completed although its call was cancelled (once),
         else ``None``."""

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from .errors import (
+    ConnectionLostError,
     DatabaseError,
     ProgrammingError,
     QueryInterruptedError,
@@ -45,6 +46,8 @@ class Transaction(Queries):
         db = self._db
         if not db._conn.in_transaction:  # SQLite ended it (an error rolled it back)
             self.active = False
+            if db._conn.lost:
+                raise ConnectionLostError("the connection was lost: the transaction is gone")
             raise TransactionEndedError(
                 "the transaction was rolled back by SQLite after an earlier error; "
                 "nothing of it will be committed"

@@ -20,6 +20,7 @@ from typing import Any
 from ..commit_tracking import CommitTracker, StatementInfo
 from ..errors import (
     BusyError,
+    ConnectionLostError,
     DatabaseClosedError,
     DatabaseError,
     ProgrammingError,
@@ -249,6 +250,18 @@ async def _awaited(promise: Any) -> Any:
     return await promise
 
 
+async def _settled(promise: Any) -> Any:
+    """The value of a JS promise, waited for whatever cancellations arrive (None if it
+    fails)."""
+    answer = asyncio.ensure_future(_awaited(promise))
+    while not answer.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait([answer])
+    if answer.cancelled() or answer.exception() is not None:
+        return None
+    return answer.result()
+
+
 class _Lock:
     """A Web Lock request in flight (or granted), cancellable from Python."""
 
@@ -281,10 +294,8 @@ class PyodideConnection(Connection):
     """One sqlite-wasm connection; calls are direct (worker mode) or proxied (main mode)."""
 
     def __init__(
-        self, glue: Any, handle: int, lock_name: str | None, lock_timeout_ms: int,
-        presence: _Lock | None = None,
+        self, glue: Any, handle: int, lock_name: str | None, lock_timeout_ms: int
     ) -> None:
-        self._presence = presence  # names this connection to tabs that wait for it
         self._glue = glue
         self._handle = handle
         self._async = str(glue.mode) == "main"
@@ -292,14 +303,17 @@ class PyodideConnection(Connection):
         self._exec = glue.exec
         self._exec_args = glue.execArgs
         self._exec_many = glue.execMany
-        # Worker mode: a statement outside a transaction runs inside the Web Lock's grant
-        # callback in JS, so the lock is never held while this tab's Python wakes up.
-        self._locked_exec: Any = None if self._async else glue.lockedExec
-        self._locked_args: Any = None if self._async else glue.lockedExecArgs
-        self._locked_many: Any = None if self._async else glue.lockedExecMany
+        # A statement outside a transaction runs inside the Web Lock's grant callback in JS
+        # (in the database worker in main-thread mode), so the lock is never held while
+        # Python wakes up, and dies with the worker that holds it.
+        self._locked_exec: Any = glue.lockedExec
+        self._locked_args: Any = glue.lockedExecArgs
+        self._locked_many: Any = glue.lockedExecMany
+        self._stopped = str(getattr(glue, "workerStopped", "")) or None
+        self._lost = False
         self._lock_name = lock_name
         self.lock_timeout_ms = lock_timeout_ms
-        self._lock: _Lock | _KeptLock | None = None
+        self._lock: _KeptLock | None = None
         self._in_tx = False
         self._tracker = CommitTracker()
         self._facts: dict[str, StatementInfo] = {}
@@ -312,16 +326,6 @@ class PyodideConnection(Connection):
         self._keyed_facts: dict[int, StatementInfo] = {}
         self._closed = False
         self._late: QueryResult | None = None
-
-    async def _acquire(self, timeout_ms: int | None = None, call_timeout: bool = False) -> None:
-        if self._lock is not None or self._lock_name is None:
-            return
-        wait_ms = self.lock_timeout_ms if timeout_ms is None else timeout_ms
-        lock = _Lock(self._glue, self._lock_name, wait_ms)
-        release = await lock.granted()
-        if release is None:
-            raise await self._lock_wait_error(wait_ms, call_timeout)
-        self._lock = lock
 
     async def _lock_wait_error(self, waited_ms: int, call_timeout: bool) -> DatabaseError:
         holder = await lock_holder(self._glue, self._lock_name or "")
@@ -352,15 +356,31 @@ class PyodideConnection(Connection):
         try:
             raw = await request.promise
         except asyncio.CancelledError:
-            raw = request.cancel()
-            if raw is not None:  # it ran already: keep the transaction state (and lock) in step
+            raw = request.cancel()  # the result if it ran already, else None
+            if self._async:  # the worker answers: wait for it, whatever else is cancelled
+                raw = await _settled(raw)
+            if raw is not None:  # it ran: keep the transaction state (and lock) in step
                 with contextlib.suppress(DatabaseError):
                     self._late = self._locked_result(raw)
             raise
+        except Exception as error:
+            raise self._call_failed(error) from error
         if raw is None:
             raise await self._lock_wait_error(
                 self.lock_timeout_ms if waited_ms is None else waited_ms, call_timeout)
         return self._locked_result(raw)
+
+    def _call_failed(self, error: Exception) -> Exception:
+        """A call's promise rejected: the database worker died (the connection is lost:
+        its lock went with the worker), or some other JS failure."""
+        if self._stopped is not None and self._stopped in str(error):
+            self._mark_lost()
+            return ConnectionLostError(
+                "the tab's database worker stopped: this connection is lost; open the "
+                "database again")
+        if isinstance(error, DatabaseError):
+            return error
+        return DatabaseError(f"the database call failed: {error}")
 
     async def _await_call(self, promise: Any) -> Any:
         """Main-thread mode: a call's answer from the database worker. Cancelled, it still
@@ -376,7 +396,22 @@ class PyodideConnection(Connection):
             if not answer.cancelled() and answer.exception() is None:
                 with contextlib.suppress(DatabaseError):
                     self._late = self._result(answer.result())
+            elif not answer.cancelled() and isinstance(answer.exception(), Exception):
+                self._call_failed(answer.exception())  # type: ignore[arg-type]
             raise
+        except Exception as error:
+            raise self._call_failed(error) from error
+
+    def _mark_lost(self) -> None:
+        self._lost = True
+        self._in_tx = False
+        self._lock = None  # freed by the browser with the worker
+
+    @property
+    def lost(self) -> bool:
+        if not self._lost and self._async and not self._glue.alive(self._handle):
+            self._mark_lost()
+        return self._lost
 
     @property
     def in_transaction(self) -> bool:
@@ -461,11 +496,17 @@ class PyodideConnection(Connection):
             int(lastrowid) if lastrowid is not None else None, committed,
         )
 
+    def _check_usable(self) -> None:
+        if self._lost:
+            raise ConnectionLostError("the tab's database worker stopped: this connection "
+                                      "is lost; open the database again")
+        raise DatabaseClosedError("connection is closed")
+
     async def execute(
         self, sql: str, params: Params = (), timeout: float | None = None
     ) -> QueryResult:
-        if self._closed:
-            raise DatabaseClosedError("connection is closed")
+        if self._closed or self._lost:
+            self._check_usable()
         if timeout is not None:
             return await self._timed(sql, params, False, timeout)
         key = -1
@@ -480,15 +521,13 @@ class PyodideConnection(Connection):
         else:
             js_params, js_reals = _js_params(params)
         if self._lock is None and self._lock_name is not None:
-            if self._locked_args is not None:
-                name, timeout_ms = self._lock_name, self.lock_timeout_ms
-                request = (
-                    self._locked_exec(self._handle, name, timeout_ms, sql, js_params, js_reals)
-                    if reals is None
-                    else self._locked_args(self._handle, name, timeout_ms, sql, reals, *params)
-                )
-                return await self._run_locked(request)
-            await self._acquire()
+            name, timeout_ms = self._lock_name, self.lock_timeout_ms
+            request = (
+                self._locked_exec(self._handle, name, timeout_ms, sql, js_params, js_reals)
+                if reals is None
+                else self._locked_args(self._handle, name, timeout_ms, sql, reals, *params)
+            )
+            return await self._run_locked(request)
         try:
             if key >= 0 and key & 255:  # this tab holds the lock (a transaction): the hot path
                 return self._result(self._run_keyed(key, *params), key & 255)
@@ -506,18 +545,16 @@ class PyodideConnection(Connection):
     async def execute_many(
         self, sql: str, seq_of_params: Sequence[Params], timeout: float | None = None
     ) -> QueryResult:
-        if self._closed:
-            raise DatabaseClosedError("connection is closed")
+        if self._closed or self._lost:
+            self._check_usable()
         if timeout is not None:
             return await self._timed(sql, seq_of_params, True, timeout)
         param_sets, reals = _js_param_sets(seq_of_params)
         if self._lock is None and self._lock_name is not None:
-            if self._locked_many is not None:
-                request = self._locked_many(
-                    self._handle, self._lock_name, self.lock_timeout_ms, sql, param_sets, reals
-                )
-                return await self._run_locked(request)
-            await self._acquire()
+            request = self._locked_many(
+                self._handle, self._lock_name, self.lock_timeout_ms, sql, param_sets, reals
+            )
+            return await self._run_locked(request)
         try:
             raw = self._exec_many(self._handle, sql, param_sets, reals)
             if self._async:
@@ -538,12 +575,10 @@ class PyodideConnection(Connection):
         wait_ms = min(self.lock_timeout_ms, ms)
         call_timeout = ms <= self.lock_timeout_ms
         if self._lock is None and self._lock_name is not None:
-            if self._locked_exec is not None:
-                locked = self._locked_many if many else self._locked_exec
-                request = locked(self._handle, self._lock_name, wait_ms, sql, js_params,
-                                 js_reals, ms)
-                return await self._run_locked(request, wait_ms, call_timeout)
-            await self._acquire(wait_ms, call_timeout)
+            locked = self._locked_many if many else self._locked_exec
+            request = locked(self._handle, self._lock_name, wait_ms, sql, js_params,
+                             js_reals, ms)
+            return await self._run_locked(request, wait_ms, call_timeout)
         try:
             run = self._exec_many if many else self._exec
             raw = run(self._handle, sql, js_params, js_reals, ms)
@@ -565,9 +600,6 @@ class PyodideConnection(Connection):
                 await result
         finally:
             self._release()
-            if self._presence is not None:
-                self._presence.release()
-                self._presence = None
 
 
 class BroadcastTransport(Transport):
@@ -666,13 +698,12 @@ class PyodideRuntime(Runtime):
             if kind == "sqlite" and code:
                 raise sqlite_error(f"cannot open {path}: {message}", int(code))
             raise ProgrammingError(f"cannot open {path}: {message}")
-        presence = None
-        if not is_memory(path):
+        handle = int(out[1])
+        if not is_memory(path):  # held where the statements run (the database worker)
             label = f"{secrets.token_hex(4)}@{int(time.time() * 1000)}"
-            presence = _Lock(glue, presence_prefix(lock_name) + label, -1, if_available=True)
-            await presence.granted()
+            glue.presence(handle, presence_prefix(lock_name) + label)
         return PyodideConnection(
-            glue, int(out[1]), None if is_memory(path) else lock_name, timeout_ms, presence
+            glue, handle, None if is_memory(path) else lock_name, timeout_ms
         )
 
     async def delete_database_files(self, path: str, lock_timeout: float = 10.0) -> None:
