@@ -103,10 +103,16 @@ class Connection(ABC):
         """Run one statement once for each parameter set, in one call (``timeout``: see
         :meth:`execute`)."""
 
+    def __init__(self) -> None:
+        #: Inside a transaction as of the last call's end (kept by the runtime's calls).
+        self._in_tx = False
+        #: The result of a statement whose call was cancelled (see take_late_result).
+        self._late: QueryResult | None = None
+
     @property
-    @abstractmethod
     def in_transaction(self) -> bool:
         """True while the connection is inside a transaction (as of the last call's end)."""
+        return self._in_tx
 
     @property
     def lost(self) -> bool:
@@ -117,7 +123,8 @@ class Connection(ABC):
     def take_late_result(self) -> QueryResult | None:
         """The result of a statement that completed although its call was cancelled (once),
         else ``None``."""
-        return None
+        late, self._late = self._late, None
+        return late
 
     @abstractmethod
     async def close(self) -> None:

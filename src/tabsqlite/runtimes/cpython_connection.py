@@ -106,6 +106,7 @@ class CPythonConnection(Connection):
         path: str = ":memory:",
         options: ConnectOptions | None = None,
     ) -> None:
+        super().__init__()
         self._executor = executor
         self._conn = conn
         self._path = path
@@ -114,8 +115,6 @@ class CPythonConnection(Connection):
         self._info: OrderedDict[str, StatementInfo] = OrderedDict()
         self._tracker = CommitTracker()
         self._closed = False
-        self._in_tx = False
-        self._late: QueryResult | None = None
         conn.set_authorizer(self._authorize)
 
     @classmethod
@@ -264,14 +263,6 @@ class CPythonConnection(Connection):
         busy.holder = who
         busy.waited = self._options.lock_timeout
         return busy
-
-    @property
-    def in_transaction(self) -> bool:
-        return self._in_tx
-
-    def take_late_result(self) -> QueryResult | None:
-        late, self._late = self._late, None
-        return late
 
     async def close(self) -> None:
         if self._closed:

@@ -296,6 +296,7 @@ class PyodideConnection(Connection):
     def __init__(
         self, glue: Any, handle: int, lock_name: str | None, lock_timeout_ms: int
     ) -> None:
+        super().__init__()
         self._glue = glue
         self._handle = handle
         self._async = str(glue.mode) == "main"
@@ -314,7 +315,6 @@ class PyodideConnection(Connection):
         self._lock_name = lock_name
         self.lock_timeout_ms = lock_timeout_ms
         self._lock: _KeptLock | None = None
-        self._in_tx = False
         self._tracker = CommitTracker()
         self._facts: dict[str, StatementInfo] = {}
         # A statement's key, found here by its SQL text and value types: the mask of its
@@ -325,7 +325,6 @@ class PyodideConnection(Connection):
         self._keys: dict[tuple[Any, ...], int] = {}
         self._keyed_facts: dict[int, StatementInfo] = {}
         self._closed = False
-        self._late: QueryResult | None = None
 
     async def _lock_wait_error(self, waited_ms: int, call_timeout: bool) -> DatabaseError:
         holder = await lock_holder(self._glue, self._lock_name or "")
@@ -412,14 +411,6 @@ class PyodideConnection(Connection):
         if not self._lost and self._async and not self._glue.alive(self._handle):
             self._mark_lost()
         return self._lost
-
-    @property
-    def in_transaction(self) -> bool:
-        return self._in_tx
-
-    def take_late_result(self) -> QueryResult | None:
-        late, self._late = self._late, None
-        return late
 
     def _locked_result(self, raw: Any) -> QueryResult:
         try:
