@@ -140,3 +140,48 @@ async def test_timeout_stops_a_long_query_and_frees_the_lock(open_tabs: Any, mod
     """))
     assert out["kind"] == "timeout" and out["took"] < 1.2, out
     await a.run("await holding")
+
+
+async def test_cancelling_stops_the_statement_in_main_thread_mode(open_tabs: Any) -> None:
+    """On the page, cancelling the task stops its statement in the database worker (through
+    a SharedArrayBuffer the statement's progress handler reads): asyncio.wait_for returns
+    on time and the lock is free for the other tabs at once. (In worker mode Python and the
+    statement share one thread: there, timeout= bounds a statement.)"""
+    (a,) = await open_tabs(1, mode="main")
+    (b,) = await open_tabs(1)
+    await a.run(SETUP)
+    await b.run(SETUP)
+    out = json.loads(await a.run("""
+        results = []
+        for inside in (False, True):
+            t0 = time.monotonic()
+            try:
+                if inside:
+                    async def block():
+                        async with db.write_transaction() as tx:
+                            await tx.execute("INSERT INTO t(who, n) VALUES ('lost', 1)")
+                            await tx.get_all(LONG_QUERY)
+                    await asyncio.wait_for(block(), 0.3)
+                else:
+                    await asyncio.wait_for(db.get_all(LONG_QUERY), 0.3)
+                kind = "finished"
+            except TimeoutError:
+                kind = "timeout"
+            took = time.monotonic() - t0
+            t1 = time.monotonic()
+            one = (await db.get("SELECT 1 AS one"))["one"]
+            results.append({"kind": kind, "took": took, "next": time.monotonic() - t1,
+                            "one": one, "in_tx": db._conn.in_transaction})
+        json.dumps(results)
+    """, timeout=60))
+    for r in out:
+        assert r["kind"] == "timeout" and r["took"] < 1.0 and r["next"] < 0.5, out
+        assert r["one"] == 1 and r["in_tx"] is False, out
+    took = await b.run("""
+        t0 = time.monotonic()
+        await db.execute("INSERT INTO t(who, n) VALUES ('b', 9)", timeout=2)
+        lost = (await db.get("SELECT count(*) AS n FROM t WHERE who = 'lost'"))["n"]
+        assert lost == 0, lost
+        time.monotonic() - t0
+    """)
+    assert took < 0.5

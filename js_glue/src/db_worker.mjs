@@ -10,6 +10,11 @@ import { createShim } from "./shim.mjs";
 
 let shim = null;
 let startPromise = null;
+// Where the page asks for a running call to stop (see createShim): needs cross-origin
+// isolation (SharedArrayBuffer), as the opfs VFS does.
+const interrupts = self.crossOriginIsolated ? new Int32Array(new SharedArrayBuffer(4)) : null;
+// Calls that take the caller's id last, after this many arguments (padded).
+const ARITY = { exec: 5, execMany: 5, lockedExec: 7, lockedExecMany: 7 };
 // Locked requests in flight, by message id: {promise, cancel} (see runLocked).
 const requests = new Map();
 
@@ -20,7 +25,7 @@ async function start(init) {
   if (vfs !== "memdb" && !vfsList.includes(vfs)) {
     throw new Error(`sqlite-wasm has no '${vfs}' VFS here (have: ${vfsList.join(", ")})`);
   }
-  shim = createShim(sqlite3, { vfs, unlockAsap: init.unlockAsap ?? true });
+  shim = createShim(sqlite3, { vfs, unlockAsap: init.unlockAsap ?? true, interrupts });
   if (init.aliveLock) {
     await new Promise((held) => {
       navigator.locks.request(init.aliveLock, () => {
@@ -41,7 +46,7 @@ self.onmessage = async (event) => {
     startPromise = startPromise || start(msg);
     try {
       await startPromise;
-      self.postMessage({ type: "ready" });
+      self.postMessage({ type: "ready", interrupts });
     } catch (e) {
       self.postMessage({ type: "failed", error: String(e && e.stack || e) });
     }
@@ -50,11 +55,17 @@ self.onmessage = async (event) => {
   try {
     await startPromise;
     let value;
+    let args = msg.args;
+    if (ARITY[msg.op] !== undefined) {
+      args = args.slice(0, ARITY[msg.op]);
+      args.length = ARITY[msg.op];
+      args.push(msg.id);
+    }
     if (msg.op === "cancel") { // withdraw a locked request: its result if it ran, else undefined
       const request = requests.get(msg.args[0]);
       value = request ? request.cancel() : undefined;
     } else if (LOCKED_OPS.has(msg.op)) {
-      const request = shim[msg.op](...msg.args);
+      const request = shim[msg.op](...args);
       requests.set(msg.id, request);
       try {
         value = await request.promise;
@@ -62,7 +73,7 @@ self.onmessage = async (event) => {
         requests.delete(msg.id);
       }
     } else if (OPS.has(msg.op)) {
-      value = await shim[msg.op](...msg.args);
+      value = await shim[msg.op](...args);
     } else {
       throw new Error(`unknown op ${msg.op}`);
     }

@@ -77,7 +77,9 @@ function hasTrailingStatement(rest) {
   return /[^\s;]/.test(stripped);
 }
 
-export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
+// `interrupts`: an Int32Array over a SharedArrayBuffer (main-thread mode, where the page
+// can write while this thread runs a statement): a call whose id is stored in it stops.
+export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupts = null } = {}) {
   const capi = sqlite3.capi;
   // The raw exports for the hot integer-only calls (no argument-conversion wrapper).
   const raw = sqlite3.wasm.exports;
@@ -120,7 +122,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
     }
     const db = new sqlite3.oo1.DB({ filename, flags: "c" });
     const conn = { db, ptr: db.pointer, cache: new Map(), collect: null, collecting: false,
-                   ids: new Map(), texts: [], deadline: Infinity, expired: false };
+                   ids: new Map(), texts: [], deadline: Infinity, expired: false, callId: 0 };
     capi.sqlite3_set_authorizer(conn.ptr, authorizer(conn), 0);
     // A statement past its call's deadline is stopped (SQLITE_INTERRUPT): nothing else can
     // run in this thread while it does, so it has to look at the clock itself.
@@ -129,7 +131,8 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
         conn.expired = true;
         return 1;
       }
-      return 0;
+      return interrupts !== null && conn.callId !== 0 &&
+        Atomics.load(interrupts, 0) === conn.callId ? 1 : 0;
     }, 0);
     capi.sqlite3_busy_timeout(conn.ptr, options.busyTimeoutMs ?? 0);
     const handle = nextHandle++;
@@ -344,7 +347,8 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
   // `realSets`: null, or for each parameter set its REAL keys (see isReal). `keyed`: the
   // call came by a statement id (see runner), so the answer may be compact. `deadline`: the
   // performance.now() past which the statement is stopped (see deadlineIn).
-  function run(handle, sql, paramSets, realSets, keyed = false, deadline = Infinity) {
+  // `callId`: the caller's id for this call (see `interrupts`), 0 for none.
+  function run(handle, sql, paramSets, realSets, keyed = false, deadline = Infinity, callId = 0) {
     let conn = null;
     let entry = null;
     let wasInTx = false;
@@ -352,6 +356,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
       conn = getConn(handle);
       conn.expired = false;
       conn.deadline = deadline;
+      conn.callId = callId;
       if (performance.now() > deadline) { // the wait for the lock took all of it
         conn.expired = true;
         wasInTx = !autocommit(conn.ptr);
@@ -421,7 +426,10 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
       }
       return errorResult(conn, e, wasInTx);
     } finally {
-      if (conn) conn.deadline = Infinity;
+      if (conn) {
+        conn.deadline = Infinity;
+        conn.callId = 0;
+      }
     }
   }
 
@@ -494,29 +502,29 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true } = {}) {
     },
     // `reals`: the REAL keys of the parameters (see isReal); `execArgs` takes them first,
     // then the parameters as plain arguments.
-    exec(handle, sql, params, reals, timeoutMs) {
-      return run(handle, sql, [params], [reals], false, deadlineIn(timeoutMs));
+    exec(handle, sql, params, reals, timeoutMs, callId) {
+      return run(handle, sql, [params], [reals], false, deadlineIn(timeoutMs), callId);
     },
     execArgs(handle, sql, reals, ...params) {
       return run(handle, sql, [params], [reals]);
     },
-    execMany(handle, sql, paramSets, realSets, timeoutMs) {
-      return run(handle, sql, paramSets, realSets, false, deadlineIn(timeoutMs));
+    execMany(handle, sql, paramSets, realSets, timeoutMs, callId) {
+      return run(handle, sql, paramSets, realSets, false, deadlineIn(timeoutMs), callId);
     },
     // The same three, each run inside the database's Web Lock; they return {promise, cancel}.
     // `timeoutMs` (the last argument of lockedExec/lockedExecMany) counts from the request.
-    lockedExec(handle, lockName, lockWaitMs, sql, params, reals, timeoutMs) {
+    lockedExec(handle, lockName, lockWaitMs, sql, params, reals, timeoutMs, callId) {
       const deadline = deadlineIn(timeoutMs);
       return locked(handle, lockName, lockWaitMs,
-                    () => run(handle, sql, [params], [reals], false, deadline));
+                    () => run(handle, sql, [params], [reals], false, deadline, callId));
     },
     lockedExecArgs(handle, lockName, lockWaitMs, sql, reals, ...params) {
       return locked(handle, lockName, lockWaitMs, () => run(handle, sql, [params], [reals]));
     },
-    lockedExecMany(handle, lockName, lockWaitMs, sql, paramSets, realSets, timeoutMs) {
+    lockedExecMany(handle, lockName, lockWaitMs, sql, paramSets, realSets, timeoutMs, callId) {
       const deadline = deadlineIn(timeoutMs);
       return locked(handle, lockName, lockWaitMs,
-                    () => run(handle, sql, paramSets, realSets, false, deadline));
+                    () => run(handle, sql, paramSets, realSets, false, deadline, callId));
     },
     // Give back the lock a statement kept for its open transaction.
     unlock,

@@ -84,7 +84,7 @@ function databaseWorker(options) {
   function spawn() {
     const worker = new Worker(new URL("./db_worker.mjs", import.meta.url), { type: "module" });
     const aliveLock = `tabsqlite-alive-${Math.random().toString(36).slice(2)}-${Date.now()}`;
-    const w = { worker, pending: new Map(), dead: false, ready: null };
+    const w = { worker, pending: new Map(), dead: false, ready: null, interrupts: null };
     worker.addEventListener("message", (event) => {
       const msg = event.data;
       if (msg.id === undefined) return;
@@ -92,7 +92,8 @@ function databaseWorker(options) {
       w.pending.delete(msg.id);
       if (p) msg.error !== undefined ? p.reject(new Error(msg.error)) : p.resolve(msg.value);
     });
-    w.ready = waitFor(worker, (m) => m.type === "ready").then(() => {
+    w.ready = waitFor(worker, (m) => m.type === "ready").then((m) => {
+      w.interrupts = m.interrupts || null;
       // Granted once the worker is gone (crashed, or stopped by the browser).
       navigator.locks.request(aliveLock, () => gone(w));
     });
@@ -120,7 +121,37 @@ function databaseWorker(options) {
     return { id, promise };
   }
 
-  async function call(op, ...args) {
+  // The worker and id of each connection's latest call (a connection has one at a time),
+  // so it can be stopped (see interrupt).
+  const calls = new Map(); // page handle -> {w, id}
+
+  // Ask the database worker to stop the call `handle` has in flight (its statement's
+  // progress handler sees this); a no-op without cross-origin isolation or once it ended.
+  function interrupt(handle) {
+    const found = calls.get(handle);
+    if (found && found.w.interrupts && !found.w.dead) Atomics.store(found.w.interrupts, 0, found.id);
+  }
+
+  function call(op, ...args) {
+    if (HANDLE_OPS.has(op)) {
+      const target = handles.get(args[0]);
+      if (!target) return Promise.reject(new Error("the connection is closed"));
+      if (op === "close") {
+        handles.delete(args[0]);
+        calls.delete(args[0]);
+      }
+      if (target.w.dead) {
+        if (op === "close" || op === "unlock") return Promise.resolve(undefined);
+        return Promise.reject(new Error(WORKER_STOPPED));
+      }
+      const { id, promise } = send(target.w, op, [target.handle, ...args.slice(1)]);
+      if (op !== "close") calls.set(args[0], { w: target.w, id });
+      return promise;
+    }
+    return callWorker(op, ...args);
+  }
+
+  async function callWorker(op, ...args) {
     if (op === "open") {
       if (!current) current = spawn();
       const w = current;
@@ -130,16 +161,6 @@ function databaseWorker(options) {
       const handle = nextHandle++;
       handles.set(handle, { w, handle: out[1] });
       return [1, handle];
-    }
-    if (HANDLE_OPS.has(op)) {
-      const target = handles.get(args[0]);
-      if (!target) throw new Error("the connection is closed");
-      if (op === "close") handles.delete(args[0]);
-      if (target.w.dead) {
-        if (op === "close" || op === "unlock") return undefined; // nothing left to close
-        throw new Error(WORKER_STOPPED);
-      }
-      return send(target.w, op, [target.handle, ...args.slice(1)]).promise;
     }
     if (!current) current = spawn();
     await current.ready;
@@ -161,8 +182,9 @@ function databaseWorker(options) {
     return {
       promise: tracked,
       async cancel() {
-        // The worker answers in order: if the call ran before the cancel got there, its
-        // answer has arrived first.
+        // Stop it if it is running; then withdraw it. The worker answers in order: if the
+        // call ran before the cancel got there, its answer has arrived first.
+        if (target.w.interrupts && !target.w.dead) Atomics.store(target.w.interrupts, 0, id);
         let answer;
         try {
           answer = await send(target.w, "cancel", [id]).promise;
@@ -177,6 +199,7 @@ function databaseWorker(options) {
   return {
     call,
     locked,
+    interrupt,
     alive(handle) { // false once the worker behind `handle` is gone
       const target = handles.get(handle);
       return !target || !target.w.dead;
@@ -222,6 +245,7 @@ async function startMainThreadTab(options) {
     presence: (handle, name) => { call("presence", handle, name).catch(() => {}); },
     close: (handle) => call("close", handle),
     alive: (handle) => db.alive(handle),
+    interrupt: (handle) => db.interrupt(handle),
     deleteFiles: (path) => call("deleteFiles", path),
     ...coordination,
     post_to_page(data) {

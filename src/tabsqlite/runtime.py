@@ -31,6 +31,7 @@ __all__ = [
     "Result",
     "Runtime",
     "Transport",
+    "ends_transaction",
 ]
 
 Params = Sequence[Any] | Mapping[str, Any]
@@ -61,6 +62,12 @@ class Result:
 
 #: The name the runtimes use for :class:`Result`.
 QueryResult = Result
+
+
+def ends_transaction(sql: str) -> bool:
+    """True for COMMIT/END/ROLLBACK: a runtime waits for these and never interrupts them
+    (a half-done end of a transaction is worse than a late one)."""
+    return sql.lstrip()[:8].upper().startswith(("COMMIT", "ROLLBACK", "END"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from ..errors import (
     QueryTimeoutError,
     sqlite_error,
 )
-from ..runtime import Connection, ConnectOptions, Params, QueryResult
+from ..runtime import Connection, ConnectOptions, Params, QueryResult, ends_transaction
 from .lock_holders import lock_holders
 
 __all__ = ["CPythonConnection", "translate_error"]
@@ -32,12 +32,6 @@ __all__ = ["CPythonConnection", "translate_error"]
 T = TypeVar("T")
 
 _STATEMENT_INFO_CACHE = 1024  # must exceed sqlite3's own statement cache (128 by default)
-
-
-def _interruptible(sql: str) -> bool:
-    """COMMIT and ROLLBACK are waited for, never interrupted (a half-done end is worse)."""
-    head = sql.lstrip()[:8].upper()
-    return not (head.startswith(("COMMIT", "ROLLBACK", "END")))
 
 
 async def _settle(future: asyncio.Future[T], poke: Callable[[], None] | None) -> None:
@@ -237,7 +231,7 @@ class CPythonConnection(Connection):
     ) -> QueryResult:
         return await self._call(
             lambda: self._run(sql, lambda: self._conn.execute(sql, params), (params,)),
-            timeout, _interruptible(sql),
+            timeout, not ends_transaction(sql),
         )
 
     async def execute_many(

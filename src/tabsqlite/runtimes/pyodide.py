@@ -39,6 +39,7 @@ from ..runtime import (
     QueryResult,
     Runtime,
     Transport,
+    ends_transaction,
 )
 
 __all__ = ["PyodideRuntime", "database_lock_name"]
@@ -381,7 +382,7 @@ class PyodideConnection(Connection):
             return error
         return DatabaseError(f"the database call failed: {error}")
 
-    async def _await_call(self, promise: Any) -> Any:
+    async def _await_call(self, promise: Any, sql: str) -> Any:
         """Main-thread mode: a call's answer from the database worker. Cancelled, it still
         waits for the answer (the worker runs the statement anyway), so the transaction
         state stays in step and a commit that happened is reported."""
@@ -389,6 +390,8 @@ class PyodideConnection(Connection):
         try:
             return await asyncio.shield(answer)
         except asyncio.CancelledError:
+            if not ends_transaction(sql):
+                self._glue.interrupt(self._handle)  # its statement stops if it still runs
             while not answer.done():
                 with contextlib.suppress(asyncio.CancelledError):
                     await asyncio.wait([answer])
@@ -527,7 +530,7 @@ class PyodideConnection(Connection):
             else:
                 raw = self._exec_args(self._handle, sql, reals, *params)
             if self._async:
-                raw = await self._await_call(raw)
+                raw = await self._await_call(raw, sql)
             return self._result(raw)
         finally:
             if not self._in_tx:  # outside a transaction: let the other tabs in
@@ -549,7 +552,7 @@ class PyodideConnection(Connection):
         try:
             raw = self._exec_many(self._handle, sql, param_sets, reals)
             if self._async:
-                raw = await self._await_call(raw)
+                raw = await self._await_call(raw, sql)
             return self._result(raw)
         finally:
             if not self._in_tx:
@@ -574,7 +577,7 @@ class PyodideConnection(Connection):
             run = self._exec_many if many else self._exec
             raw = run(self._handle, sql, js_params, js_reals, ms)
             if self._async:
-                raw = await self._await_call(raw)
+                raw = await self._await_call(raw, sql)
             return self._result(raw)
         finally:
             if not self._in_tx:
