@@ -357,7 +357,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
       conn.expired = false;
       conn.deadline = deadline;
       conn.callId = callId;
-      if (performance.now() > deadline) { // the wait for the lock took all of it
+      if (deadline !== Infinity && performance.now() > deadline) { // the lock wait took it all
         conn.expired = true;
         wasInTx = !autocommit(conn.ptr);
         throw new SQLiteFailure("interrupted", SQLITE_INTERRUPT);
