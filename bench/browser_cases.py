@@ -285,7 +285,7 @@ json.dumps([ok, ms])
 # Runs after PRELUDE (its imports, T, fresh, js_open and js_trigger_round).
 TRIGGER_COST = """
 from pyodide.ffi import to_js
-from tabsqlite.triggers import storage_table
+from tabsqlite.names import storage_table
 N = {n}
 db = await tabsqlite.open_database("/bench/trigger.db")
 raw = js_open(glue.sqlite3, "/bench/trigger_raw.db")

@@ -21,6 +21,7 @@ from .errors import (
     QueryTimeoutError,
     TransactionStateError,
 )
+from .names import channel_name
 from .paths import is_memory, resolve_path
 from .queries import Queries
 from .retry import retry_while_busy
@@ -115,7 +116,7 @@ class Database(Queries):
 
     async def _start(self) -> None:
         if not self.is_memory:
-            channel = f"tabsqlite:{self.path}"
+            channel = channel_name(self.path)
             self._transport = await self.runtime.open_transport(channel, self._on_message)
             self._data_version_seen = await self._data_version()
             if self._signal_check_interval > 0:

@@ -1,25 +1,10 @@
-"""Hold names and the in-process :class:`MemoryHoldManager`."""
+"""The in-process :class:`MemoryHoldManager` (hold names: :mod:`tabsqlite.names`)."""
 
 from __future__ import annotations
 
-import hashlib
-
 from .runtime import Hold, HoldManager, HoldTakenError
 
-__all__ = ["MemoryHoldManager", "hold_name", "scope_id"]
-
-
-def scope_id(path: str) -> str:
-    """A short, stable id of a canonical database path, used in hold and channel names."""
-    return hashlib.sha256(path.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-
-
-def hold_name(path: str, trigger_id: str) -> str:
-    """The hold guarding the managed trigger ``trigger_id`` of the database at ``path``.
-
-    Never starts with ``sqlite3-vfs-`` (the names sqlite-wasm's VFS uses for its own locks).
-    """
-    return f"tabsqlite-hold-{scope_id(path)}-{trigger_id}"
+__all__ = ["MemoryHoldManager"]
 
 
 class _MemoryHold(Hold):

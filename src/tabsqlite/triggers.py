@@ -21,8 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 from .changes import SubscriptionClosed
 from .errors import InvalidArgumentError, NoSuchTableError
-from .holds import hold_name
 from .identifiers import check_expression, quote_identifier, validate_identifier
+from .names import (
+    REGISTRY_TABLE,
+    STORAGE_PREFIX,
+    hold_name,
+    managed_trigger_name,
+    storage_table,
+    tracker_destination,
+)
 from .queries import Row
 from .runtime import Hold, HoldTakenError
 from .transactions import Transaction
@@ -35,8 +42,7 @@ __all__ = ["DiffContext", "DiffTrigger", "TableDiffTracker", "TriggerManager"]
 
 log = logging.getLogger("tabsqlite")
 
-REGISTRY = "_tabsqlite_diff_triggers"
-PREFIX = "_tabsqlite_"
+REGISTRY = REGISTRY_TABLE  # (short: it appears in many statements below)
 OPERATIONS = ("INSERT", "UPDATE", "DELETE")
 _JSON_CHUNK = 50  # columns per json_object() call (SQLite allows 127 arguments by default)
 _MAX_TRACKED_COLUMNS = 990  # two stored copies each, under SQLite's 2000-column limit
@@ -65,12 +71,6 @@ def _json_of(names: Sequence[str], prefix: str) -> str:
 
 
 _OP_CODES = {"INSERT": 1, "UPDATE": 2, "DELETE": 3}
-STORAGE_PREFIX = f"{PREFIX}log_"
-
-
-def storage_table(destination: str) -> str:
-    """The table that holds the rows of the diff view ``destination``."""
-    return f"{STORAGE_PREFIX}{destination}"
 
 
 def with_storage_views(tables: frozenset[str]) -> frozenset[str]:
@@ -429,8 +429,8 @@ class TriggerManager:
         if persisted is None:
             persisted = self.default_persisted
         trigger_id = secrets.token_hex(6)
-        delete_name = f"{PREFIX}{trigger_id}_view_delete"
-        trigger_names = [f"{PREFIX}{trigger_id}_{op.lower()}" for op in ops]
+        delete_name = managed_trigger_name(trigger_id, "view_delete")
+        trigger_names = [managed_trigger_name(trigger_id, op.lower()) for op in ops]
         hold: Hold | None = None
         try:
             async with db.write_transaction() as tx:
@@ -507,7 +507,7 @@ class TriggerManager:
             raise InvalidArgumentError("on_change must be an async callable")
         trigger_id = secrets.token_hex(6)
         trigger = await self.create_diff_trigger(
-            source=source, destination=f"{PREFIX}diff_{trigger_id}", when=when,
+            source=source, destination=tracker_destination(trigger_id), when=when,
             columns=columns, id_column=id_column, persisted=persisted,
         )
         tracker = TableDiffTracker(self._db, trigger, on_change, throttle_ms)

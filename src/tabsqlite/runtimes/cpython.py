@@ -9,10 +9,11 @@ import shutil
 from collections.abc import Callable
 
 from ..holds import MemoryHoldManager
+from ..names import runtime_directory
 from ..paths import is_memory
 from ..runtime import Connection, ConnectOptions, HoldManager, Runtime, Transport
 from .cpython_connection import CPythonConnection
-from .file_holds import FileHoldManager, runtime_directory
+from .file_holds import FileHoldManager
 from .unix_transport import UnixDatagramTransport
 
 __all__ = ["CPythonRuntime"]

@@ -11,14 +11,10 @@ import contextlib
 import fcntl
 import os
 
+from ..names import runtime_directory
 from ..runtime import Hold, HoldManager, HoldTakenError
 
-__all__ = ["FileHoldManager", "runtime_directory"]
-
-
-def runtime_directory(database_path: str) -> str:
-    """The folder beside the database where tabsqlite keeps its own files."""
-    return database_path + "-tabsqlite"
+__all__ = ["FileHoldManager"]
 
 
 class _FileHold(Hold):

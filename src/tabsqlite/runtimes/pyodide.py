@@ -27,7 +27,7 @@ from ..errors import (
     QueryTimeoutError,
     sqlite_error,
 )
-from ..holds import scope_id
+from ..names import MEMORY_LOCK, database_lock_name, presence_prefix
 from ..paths import is_memory
 from ..runtime import (
     Connection,
@@ -42,7 +42,7 @@ from ..runtime import (
     ends_transaction,
 )
 
-__all__ = ["PyodideRuntime", "database_lock_name"]
+__all__ = ["PyodideRuntime"]
 
 _MAX_INT64 = 2**63 - 1
 _MIN_INT64 = -(2**63)
@@ -58,18 +58,6 @@ def _ffi() -> Any:
     import pyodide.ffi  # type: ignore[import-not-found]
 
     return pyodide.ffi
-
-
-def database_lock_name(path: str) -> str:
-    """The Web Lock a tab holds while it uses the database at ``path``."""
-    return f"tabsqlite-db-{scope_id(path)}"
-
-
-def presence_prefix(lock_name: str) -> str:
-    """The prefix of the Web Locks that name the open connections of a database: each
-    connection holds ``<prefix><id>@<opened, ms since the epoch>`` while it is open, so a
-    tab that waited too long for ``lock_name`` can say whose it is."""
-    return lock_name.replace("tabsqlite-db-", "tabsqlite-conn-", 1) + "-"
 
 
 async def lock_holder(glue: Any, lock_name: str) -> str | None:
@@ -674,7 +662,7 @@ class PyodideRuntime(Runtime):
         glue = self._glue
         lock_name = database_lock_name(path)
         timeout_ms = int(options.lock_timeout * 1000)
-        lock = _Lock(glue, "tabsqlite-memory" if is_memory(path) else lock_name, timeout_ms)
+        lock = _Lock(glue, MEMORY_LOCK if is_memory(path) else lock_name, timeout_ms)
         if await lock.granted() is None:
             holder = await lock_holder(glue, lock_name)
             raise BusyError(f"database is locked: {path}" + (f": held by {holder}" if holder

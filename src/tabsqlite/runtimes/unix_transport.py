@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Callable
 
 from ..errors import TransportError
-from ..holds import scope_id
+from ..names import signal_folder
 from ..runtime import Transport
 
 __all__ = ["UnixDatagramTransport", "channel_directory"]
@@ -33,7 +33,7 @@ def channel_directory(channel: str) -> str:
     base = os.environ.get("TABSQLITE_SOCKET_DIR") or tempfile.gettempdir()
     if len(base) > 40:
         base = "/tmp"
-    return os.path.join(base, f"tabsqlite-{os.getuid()}", scope_id(channel))
+    return signal_folder(base, os.getuid(), channel)[1]
 
 
 def _private_directory(path: str) -> None:
