@@ -201,19 +201,18 @@ class Database(Queries):
         tx = self._transaction_of_current_task()
         if tx is not None:  # join the task's transaction
             return await tx._query(sql, params, many, timeout)
+        deadline = None
         if timeout is None:
-            async with self._lock:
-                self._check_open()
-                if self._conn.in_transaction:
-                    await self._settle_foreign_transaction()
-                return await self._plain(sql, params, many, None)
-        deadline = _deadline(timeout)
-        await _acquire_by(self._lock, deadline)
+            await self._lock.acquire()
+        else:
+            deadline = _deadline(timeout)
+            await _acquire_by(self._lock, deadline)
         try:
             self._check_open()
             if self._conn.in_transaction:
                 await self._settle_foreign_transaction()
-            return await self._plain(sql, params, many, _remaining(deadline))
+            remaining = None if deadline is None else _remaining(deadline)
+            return await self._plain(sql, params, many, remaining)
         finally:
             self._lock.release()
 
@@ -246,18 +245,16 @@ class Database(Queries):
                 "another task has a transaction open on this connection (BEGIN through "
                 "execute); use write_transaction() to wait for the database instead"
             )
-        self._manual_owner = None
-        self.orphans_rolled_back += 1
-        with contextlib.suppress(DatabaseError):
-            await asyncio.shield(self._raw("ROLLBACK", (), False))
+        await self._rollback_orphan()
         raise TransactionStateError(
             "the connection was inside a transaction that nobody owned (its task ended "
             "without COMMIT or ROLLBACK); it was rolled back and this statement did not run"
         )
 
     async def _rollback_orphan(self) -> None:
-        """Roll back a transaction whose owner is gone (lock held; the back-stop's check, so
-        an orphan never keeps other connections waiting until the next statement here)."""
+        """Roll back a transaction whose owner is gone (lock held): before the guard raises,
+        and in the back-stop, so an orphan never keeps other connections waiting until the
+        next statement here."""
         owner = self._manual_owner
         if owner is None or owner.done():
             self._manual_owner = None
