@@ -117,9 +117,12 @@ export function openChannel(name, onMessages) {
     channel.onmessageerror = () => take(null);
   };
   let deaf = false;
-  const deafen = () => {
+  const shut = () => {
     channel.onmessage = channel.onmessageerror = null;
     channel.close();
+  };
+  const deafen = () => {
+    shut();
     deaf = true;
     setTimeout(() => {
       if (closed) return;
@@ -163,10 +166,7 @@ export function openChannel(name, onMessages) {
     },
     close() {
       closed = true;
-      if (!deaf) {
-        channel.onmessage = channel.onmessageerror = null;
-        channel.close();
-      }
+      if (!deaf) shut();
     },
   };
 }

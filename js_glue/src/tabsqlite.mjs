@@ -72,8 +72,7 @@ async function startWorkerTab(options) {
 // with WORKER_STOPPED within moments, handles of the dead worker keep failing that way,
 // and the next open starts a new worker.
 const WORKER_STOPPED = "tabsqlite: the database worker stopped";
-const HANDLE_OPS = new Set(["exec", "execMany", "close", "unlock", "presence", "lockedExec",
-                            "lockedExecMany"]);
+const HANDLE_OPS = new Set(["exec", "execMany", "close", "unlock", "presence"]);
 
 function databaseWorker(options) {
   let current = null; // {worker, pending, ready, dead}
@@ -129,7 +128,11 @@ function databaseWorker(options) {
   // progress handler sees this); a no-op without cross-origin isolation or once it ended.
   function interrupt(handle) {
     const found = calls.get(handle);
-    if (found && found.w.interrupts && !found.w.dead) Atomics.store(found.w.interrupts, 0, found.id);
+    if (found) stop(found.w, found.id);
+  }
+
+  function stop(w, id) {
+    if (w.interrupts && !w.dead) Atomics.store(w.interrupts, 0, id);
   }
 
   function call(op, ...args) {
@@ -152,19 +155,14 @@ function databaseWorker(options) {
   }
 
   async function callWorker(op, ...args) {
-    if (op === "open") {
-      if (!current) current = spawn();
-      const w = current;
-      await w.ready;
-      const out = await send(w, op, args).promise;
-      if (out[0] !== 1) return out;
-      const handle = nextHandle++;
-      handles.set(handle, { w, handle: out[1] });
-      return [1, handle];
-    }
     if (!current) current = spawn();
-    await current.ready;
-    return send(current, op, args).promise;
+    const w = current;
+    await w.ready;
+    const out = await send(w, op, args).promise;
+    if (op !== "open" || out[0] !== 1) return out;
+    const handle = nextHandle++;
+    handles.set(handle, { w, handle: out[1] });
+    return [1, handle];
   }
 
   // A call run inside the database's Web Lock in the worker: {promise, cancel}, as
@@ -184,7 +182,7 @@ function databaseWorker(options) {
       async cancel() {
         // Stop it if it is running; then withdraw it. The worker answers in order: if the
         // call ran before the cancel got there, its answer has arrived first.
-        if (target.w.interrupts && !target.w.dead) Atomics.store(target.w.interrupts, 0, id);
+        stop(target.w, id);
         let answer;
         try {
           answer = await send(target.w, "cancel", [id]).promise;
