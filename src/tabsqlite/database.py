@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .changes import ChangeEvent, ChangeHub, normalize_tables
 from .errors import (
+    SQLITE_INTERRUPT,
     ConnectionLostError,
     DatabaseClosedError,
     DatabaseError,
@@ -494,8 +495,8 @@ async def _acquire_by(lock: asyncio.Lock, deadline: float) -> None:
             await lock.acquire()
     except TimeoutError:
         raise QueryTimeoutError(
-            "timed out waiting for this connection's other queries", extended_code=9,
-            code_name="SQLITE_INTERRUPT",
+            "timed out waiting for this connection's other queries",
+            extended_code=SQLITE_INTERRUPT,
         ) from None
 
 

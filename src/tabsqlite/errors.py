@@ -38,7 +38,7 @@ class SQLiteError(DatabaseError):
     """SQLite reported an error.
 
     ``code`` is the primary result code (``extended_code & 0xff``), ``extended_code`` the
-    extended one, ``code_name`` its symbolic name when the runtime knows it.
+    extended one, ``code_name`` its symbolic name (the runtime's, else SQLite's for the code).
     """
 
     def __init__(
@@ -47,7 +47,7 @@ class SQLiteError(DatabaseError):
         super().__init__(message)
         self.extended_code = extended_code
         self.code = extended_code & 0xFF
-        self.code_name = code_name
+        self.code_name = code_name or name_of_code(extended_code)
 
     def __str__(self) -> str:
         base = super().__str__()
@@ -178,8 +178,6 @@ def name_of_code(extended_code: int) -> str | None:
 
 def sqlite_error(message: str, extended_code: int, code_name: str | None = None) -> SQLiteError:
     """Build the most specific :class:`SQLiteError` subclass for a result code."""
-    if code_name is None:
-        code_name = name_of_code(extended_code)
     primary = extended_code & 0xFF
     cls: type[SQLiteError]
     if primary in (SQLITE_BUSY, SQLITE_LOCKED):

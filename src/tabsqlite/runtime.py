@@ -15,6 +15,7 @@ triggers) only talks to these; nothing in it imports ``sqlite3``, ``js`` or ``py
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ __all__ = [
     "Runtime",
     "Transport",
     "ends_transaction",
+    "wait_out",
 ]
 
 Params = Sequence[Any] | Mapping[str, Any]
@@ -68,6 +70,20 @@ def ends_transaction(sql: str) -> bool:
     """True for COMMIT/END/ROLLBACK: a runtime waits for these and never interrupts them
     (a half-done end of a transaction is worse than a late one)."""
     return sql.lstrip()[:8].upper().startswith(("COMMIT", "ROLLBACK", "END"))
+
+
+async def wait_out(
+    future: asyncio.Future[Any], on_cancel: Callable[[], None] | None = None
+) -> None:
+    """Wait until ``future`` is done, whatever cancellations of the caller arrive meanwhile
+    (``on_cancel`` runs for each: e.g. interrupt the statement again). How a runtime keeps
+    its promise that a cancelled call never leaves its statement running unseen."""
+    while not future.done():
+        try:
+            await asyncio.wait([future])
+        except asyncio.CancelledError:
+            if on_cancel is not None:
+                on_cancel()
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,6 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
 
 from ..commit_tracking import CommitTracker, StatementInfo
 from ..errors import (
@@ -24,25 +23,19 @@ from ..errors import (
     QueryTimeoutError,
     sqlite_error,
 )
-from ..runtime import Connection, ConnectOptions, Params, QueryResult, ends_transaction
+from ..runtime import (
+    Connection,
+    ConnectOptions,
+    Params,
+    QueryResult,
+    ends_transaction,
+    wait_out,
+)
 from .lock_holders import lock_holders
 
 __all__ = ["CPythonConnection", "translate_error"]
 
-T = TypeVar("T")
-
 _STATEMENT_INFO_CACHE = 1024  # must exceed sqlite3's own statement cache (128 by default)
-
-
-async def _settle(future: asyncio.Future[T], poke: Callable[[], None] | None) -> None:
-    """Wait until ``future`` is done, whatever cancellations arrive meanwhile (each one
-    interrupts the statement again with ``poke``)."""
-    while not future.done():
-        try:
-            await asyncio.wait([future])
-        except asyncio.CancelledError:
-            if poke is not None:
-                poke()
 
 
 def translate_error(error: BaseException) -> DatabaseError:
@@ -165,7 +158,7 @@ class CPythonConnection(Connection):
             poke = self._conn.interrupt if interruptible else None
             if poke is not None:
                 poke()
-            await _settle(future, poke)
+            await wait_out(future, poke)
             if not future.cancelled() and future.exception() is None:
                 self._late = future.result()
             raise

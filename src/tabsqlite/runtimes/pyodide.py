@@ -19,6 +19,8 @@ from typing import Any
 
 from ..commit_tracking import CommitTracker, StatementInfo
 from ..errors import (
+    SQLITE_BUSY,
+    SQLITE_INTERRUPT,
     BusyError,
     ConnectionLostError,
     DatabaseClosedError,
@@ -40,6 +42,7 @@ from ..runtime import (
     Runtime,
     Transport,
     ends_transaction,
+    wait_out,
 )
 
 __all__ = ["PyodideRuntime"]
@@ -243,9 +246,7 @@ async def _settled(promise: Any) -> Any:
     """The value of a JS promise, waited for whatever cancellations arrive (None if it
     fails)."""
     answer = asyncio.ensure_future(_awaited(promise))
-    while not answer.done():
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait([answer])
+    await wait_out(answer)
     if answer.cancelled() or answer.exception() is not None:
         return None
     return answer.result()
@@ -321,12 +322,11 @@ class PyodideConnection(Connection):
         if call_timeout:
             return QueryTimeoutError(
                 f"timed out after {waited_ms} ms waiting for the database{who}",
-                extended_code=9, code_name="SQLITE_INTERRUPT",
+                extended_code=SQLITE_INTERRUPT,
             )
         busy = BusyError(
             f"database is locked: waited {waited_ms} ms (busy_timeout){who}",
-            extended_code=5,
-            code_name="SQLITE_BUSY",
+            extended_code=SQLITE_BUSY,
         )
         busy.holder = holder
         busy.waited = waited_ms / 1000
@@ -380,9 +380,7 @@ class PyodideConnection(Connection):
         except asyncio.CancelledError:
             if not ends_transaction(sql):
                 self._glue.interrupt(self._handle)  # its statement stops if it still runs
-            while not answer.done():
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.wait([answer])
+            await wait_out(answer)
             if not answer.cancelled() and answer.exception() is None:
                 with contextlib.suppress(DatabaseError):
                     self._late = self._result(answer.result())
@@ -459,7 +457,7 @@ class PyodideConnection(Connection):
             if kind == "timeout":
                 raise QueryTimeoutError(
                     f"the statement ran past its timeout and was stopped: {message}",
-                    extended_code=int(code) or 9, code_name="SQLITE_INTERRUPT")
+                    extended_code=int(code) or SQLITE_INTERRUPT)
             if kind == "sqlite" and code:
                 raise sqlite_error(str(message), int(code))
             raise ProgrammingError(str(message))
@@ -667,7 +665,7 @@ class PyodideRuntime(Runtime):
             holder = await lock_holder(glue, lock_name)
             raise BusyError(f"database is locked: {path}" + (f": held by {holder}" if holder
                                                             else ""),
-                            extended_code=5, code_name="SQLITE_BUSY")
+                            extended_code=SQLITE_BUSY)
         try:
             opened = glue.open(path)
             if str(glue.mode) == "main":
@@ -693,8 +691,7 @@ class PyodideRuntime(Runtime):
             return
         lock = _Lock(self._glue, database_lock_name(path), int(lock_timeout * 1000))
         if await lock.granted() is None:
-            raise BusyError(f"database is locked: {path}", extended_code=5,
-                            code_name="SQLITE_BUSY")
+            raise BusyError(f"database is locked: {path}", extended_code=SQLITE_BUSY)
         try:
             await self._glue.deleteFiles(path)
         except Exception as error:  # a JS error from OPFS (quota, permission, busy handle)
