@@ -55,7 +55,7 @@ for i in range({tries}):
         outcomes["committed"] += 1
     except TimeoutError:
         outcomes["cancelled"] += 1
-    if db._conn.in_transaction:
+    if db.in_transaction:
         stuck.append(i)
     await db.execute("INSERT INTO t(who, n) VALUES ('a', ?)", [i])   # acknowledged
     acknowledged.append(i)
@@ -119,7 +119,7 @@ async def test_timeout_stops_a_long_query_and_frees_the_lock(open_tabs: Any, mod
                 await tx.get_all(LONG_QUERY, timeout=0.2)
         except tabsqlite.QueryTimeoutError:
             pass
-        json.dumps({"in_tx": db._conn.in_transaction})
+        json.dumps({"in_tx": db.in_transaction})
     """))
     assert out == {"in_tx": False}
     took = await b.run(OTHER_TAB_WRITES)
@@ -175,7 +175,7 @@ async def test_cancelling_stops_the_statement_in_main_thread_mode(open_tabs: Any
             t1 = time.monotonic()
             one = (await db.get("SELECT 1 AS one"))["one"]
             results.append({"kind": kind, "took": took, "next": time.monotonic() - t1,
-                            "one": one, "in_tx": db._conn.in_transaction})
+                            "one": one, "in_tx": db.in_transaction})
         json.dumps(results)
     """, timeout=60))
     for r in out:

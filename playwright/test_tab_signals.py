@@ -44,7 +44,7 @@ async def test_a_forged_huge_sequence_number_does_not_silence_a_tab(open_tabs: A
         await a.run(f"await db.execute('INSERT INTO t VALUES ({i})')")
         took = await b.run(f"await until({i}, 3)")
         assert took < 1.0, took
-    assert await b.run("db._receiver.resets") >= 1
+    assert await b.run("db.feed.receiver.resets") >= 1
 
 
 async def test_a_flood_of_garbage_costs_a_tab_little(open_tabs: Any) -> None:
@@ -79,4 +79,4 @@ async def test_a_flood_of_garbage_costs_a_tab_little(open_tabs: Any) -> None:
     # Afterwards the tab still follows real changes.
     await a.run("await db.execute('INSERT INTO t VALUES (1)')")
     assert await b.run("await until(1, 5)") < 3
-    assert await b.run("len(db._receiver._last_seq)") <= 256
+    assert await b.run("len(db.feed.receiver._last_seq)") <= 256

@@ -300,11 +300,11 @@ async def test_smoke_both_modes(open_tabs: Any, mode: str) -> None:
             r = [type(e).__name__, e.code]
         try:
             await db.execute("SELECT ?", [1, 2])
-        except tabsqlite.ProgrammingError as e:
+        except tabsqlite.BadCallError as e:
             r.append(type(e).__name__)
         json.dumps(r)
     """)
-    assert json.loads(err) == ["SQLiteError", 1, "ProgrammingError"]
+    assert json.loads(err) == ["SQLiteError", 1, "BadCallError"]
 
 
 async def test_schema_statements_reused_across_schema_changes(open_tabs: Any) -> None:

@@ -37,12 +37,12 @@ async def messages(db: Any) -> list[tuple[str, str]]:
 def check(out: list[tuple[str, str]]) -> None:
     syntax = ("SQLiteError", 'near "SELEC": syntax error [SQLITE_ERROR]')
     assert out[0] == syntax, out
-    assert out[1][0] == "ProgrammingError" and "object" in out[1][1], out
-    assert out[3][0] == "ProgrammingError" and "object" in out[3][1], out
-    assert out[5][0] == "ProgrammingError" and "too large" in out[5][1], out
-    assert out[7][0] == "ProgrammingError" and "bindings" in out[7][1], out
+    assert out[1][0] == "BadCallError" and "object" in out[1][1], out
+    assert out[3][0] == "BadCallError" and "object" in out[3][1], out
+    assert out[5][0] == "BadCallError" and "too large" in out[5][1], out
+    assert out[7][0] == "BadCallError" and "bindings" in out[7][1], out
     assert out[8][0] == "SQLiteError" and "no_such_table_here" in out[8][1], out
-    assert out[9][0] == "ProgrammingError" and "object" in out[9][1], out
+    assert out[9][0] == "BadCallError" and "object" in out[9][1], out
     for kind, message in out:
         assert "SELEC" not in message or kind == "SQLiteError", out
         assert "no_such_table_here" not in message or kind == "SQLiteError", out

@@ -1,7 +1,7 @@
 """The shapes ``execute_many`` takes as parameter sets, and the ones it refuses. Checked on
 every runtime (the browser test runs this file's source in a tab): lists, tuples, other
 sequences, mappings and a generator of sets work; a str, bytes or non-iterable set is a
-``ProgrammingError`` that inserts nothing, and the database stays usable."""
+``BadCallError`` that inserts nothing, and the database stays usable."""
 
 from typing import Any
 
@@ -37,15 +37,15 @@ async def shapes(db: Any) -> dict[str, Any]:
         try:
             await db.execute_many(INSERT, bad)
             refused.append(None)
-        except tabsqlite.ProgrammingError:
-            refused.append("ProgrammingError")
+        except tabsqlite.BadCallError:
+            refused.append("BadCallError")
     rows = await db.get_all("SELECT a, typeof(a) AS ta, b FROM p ORDER BY id")
     return {"rows": rows, "refused": refused}
 
 
 def check(got: dict[str, Any]) -> None:
     """What :func:`shapes` must have produced."""
-    assert got["refused"] == ["ProgrammingError"] * 4, got["refused"]
+    assert got["refused"] == ["BadCallError"] * 4, got["refused"]
     assert [(r["a"], r["ta"], r["b"]) for r in got["rows"]] == [
         (1, "integer", "list"), (2.0, "real", "list"), (3, "integer", "tuple"),
         (4.5, "real", b"\x00tuple"), (5, "integer", "sequence"), (6, "integer", "mapping"),

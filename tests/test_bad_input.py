@@ -31,15 +31,15 @@ async def still_usable(db: tabsqlite.Database) -> None:
     [
         ("SELEC 1", (), tabsqlite.SQLiteError),
         ("SELECT * FROM missing", (), tabsqlite.SQLiteError),
-        ("INSERT INTO t(v) VALUES (?)", (), tabsqlite.ProgrammingError),
-        ("INSERT INTO t(v) VALUES (?)", (1, 2), tabsqlite.ProgrammingError),
-        ("INSERT INTO t(v) VALUES (?)", (object(),), tabsqlite.ProgrammingError),
-        ("INSERT INTO t(v) VALUES (?)", (2**70,), tabsqlite.ProgrammingError),
-        ("INSERT INTO t(v) VALUES (?)", ("\ud800",), tabsqlite.ProgrammingError),
-        ("INSERT INTO t(v) VALUES (?)", "x", tabsqlite.ProgrammingError),
-        ("INSERT INTO t(v) VALUES (:a)", {"b": 1}, tabsqlite.ProgrammingError),
-        ("SELECT 1; SELECT 2", (), tabsqlite.ProgrammingError),
-        ("SELECT '\x00'", (), tabsqlite.ProgrammingError),
+        ("INSERT INTO t(v) VALUES (?)", (), tabsqlite.BadCallError),
+        ("INSERT INTO t(v) VALUES (?)", (1, 2), tabsqlite.BadCallError),
+        ("INSERT INTO t(v) VALUES (?)", (object(),), tabsqlite.BadCallError),
+        ("INSERT INTO t(v) VALUES (?)", (2**70,), tabsqlite.BadCallError),
+        ("INSERT INTO t(v) VALUES (?)", ("\ud800",), tabsqlite.BadCallError),
+        ("INSERT INTO t(v) VALUES (?)", "x", tabsqlite.BadCallError),
+        ("INSERT INTO t(v) VALUES (:a)", {"b": 1}, tabsqlite.BadCallError),
+        ("SELECT 1; SELECT 2", (), tabsqlite.BadCallError),
+        ("SELECT '\x00'", (), tabsqlite.BadCallError),
         ("INSERT INTO t(id, v) VALUES (1, 'dup')", (), tabsqlite.ConstraintError),
     ],
 )
@@ -78,10 +78,10 @@ async def test_read_transaction_refuses_writes(db: tabsqlite.Database) -> None:
 
 async def test_transactions_do_not_nest_and_end_cleanly(db: tabsqlite.Database) -> None:
     async with db.write_transaction() as tx:
-        with pytest.raises(tabsqlite.ProgrammingError):
+        with pytest.raises(tabsqlite.BadCallError):
             async with db.write_transaction():
                 pass
-        with pytest.raises(tabsqlite.ProgrammingError):
+        with pytest.raises(tabsqlite.BadCallError):
             await db.close()
         await tx.execute("INSERT INTO t(v) VALUES ('in tx')")
     with pytest.raises(tabsqlite.TransactionEndedError):

@@ -56,7 +56,7 @@ async def test_cancelled_begin_never_leaves_an_orphan(pair: Any) -> None:
         except TimeoutError:
             outcomes["cancelled"] += 1
         await holder
-        assert not a._conn.in_transaction, f"try {i}: A is left inside a transaction"
+        assert not a.in_transaction, f"try {i}: A is left inside a transaction"
         await a.execute("INSERT INTO t(who, n) VALUES ('a', ?)", [i])  # acknowledged
         acknowledged.append(i)
         # B sees it at once and can write (no BusyError from an orphan holding the lock).
@@ -101,7 +101,7 @@ async def test_timeout_in_a_transaction_rolls_it_back(pair: Any) -> None:
         async with a.write_transaction() as tx:
             await tx.execute("INSERT INTO t(who, n) VALUES ('lost', 1)")
             await tx.get_all(LONG_QUERY, timeout=0.2)
-    assert not a._conn.in_transaction
+    assert not a.in_transaction
     assert await b.get_all("SELECT * FROM t WHERE who = 'lost'") == []
     await b.execute("INSERT INTO t(who, n) VALUES ('b', 3)", timeout=2)
     # Caught inside the block: the transaction has ended, later statements say so.
@@ -123,14 +123,14 @@ async def test_timeout_while_waiting_for_another_connection(pair: Any) -> None:
         with pytest.raises((tabsqlite.QueryTimeoutError, tabsqlite.BusyError)):
             await a.execute("INSERT INTO t(who, n) VALUES ('a', 4)", timeout=0.3)
         assert time.monotonic() - t0 < 12
-    assert not a._conn.in_transaction
+    assert not a.in_transaction
     await a.execute("INSERT INTO t(who, n) VALUES ('a', 5)", timeout=2)
 
 
 async def test_bad_timeout_is_refused(pair: Any) -> None:
     a, _ = pair
     for bad in (-1, "1", True):
-        with pytest.raises(tabsqlite.InvalidArgumentError):
+        with pytest.raises(tabsqlite.BadCallError):
             await a.execute("SELECT 1", timeout=bad)
 
 
@@ -138,12 +138,12 @@ async def test_statement_that_finds_an_orphan_transaction_raises(pair: Any) -> N
     """The guard: a transaction nobody owns (made here behind the core's back) is never
     joined by a plain statement; it is rolled back and the statement raises."""
     a, b = pair
-    await a._conn.execute("BEGIN IMMEDIATE")
-    await a._conn.execute("INSERT INTO t(who, n) VALUES ('orphan', 0)")
+    await a._runner.conn.execute("BEGIN IMMEDIATE")
+    await a._runner.conn.execute("INSERT INTO t(who, n) VALUES ('orphan', 0)")
     with pytest.raises(tabsqlite.TransactionStateError):
         await a.execute("INSERT INTO t(who, n) VALUES ('a', 6)")
     assert a.orphans_rolled_back == 1
-    assert not a._conn.in_transaction
+    assert not a.in_transaction
     await b.execute("INSERT INTO t(who, n) VALUES ('b', 6)", timeout=2)
     await a.execute("INSERT INTO t(who, n) VALUES ('a', 7)")
     rows = await b.get_all("SELECT who, n FROM t WHERE who IN ('a', 'orphan') ORDER BY id")
@@ -160,7 +160,7 @@ async def test_manual_begin_belongs_to_its_task(pair: Any) -> None:
 
     with pytest.raises(tabsqlite.TransactionStateError):
         await asyncio.ensure_future(other_task())
-    with pytest.raises(tabsqlite.ProgrammingError):
+    with pytest.raises(tabsqlite.BadCallError):
         async with a.write_transaction():
             pass
     await a.execute("COMMIT")

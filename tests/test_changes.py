@@ -162,15 +162,15 @@ async def test_lost_signal_falls_back_to_unknown(db_path: str, open_db: Any) -> 
     changes = aiter(b.on_change())
     await next_within(changes)  # the CREATE TABLE
     # Lose a's next message on the way.
-    assert a._transport is not None
-    real_send = a._transport.send
+    assert a.feed.transport is not None
+    real_send = a.feed.transport.send
 
     async def lose(message: str) -> None:
         return None
 
-    a._transport.send = lose  # type: ignore[method-assign]
+    a.feed.transport.send = lose  # type: ignore[method-assign]
     await a.execute("INSERT INTO items DEFAULT VALUES")
-    a._transport.send = real_send  # type: ignore[method-assign]
+    a.feed.transport.send = real_send  # type: ignore[method-assign]
     ev = await next_within(changes, 3)
     assert ev.unknown and ev.remote
     # a sends its last message again once its commits pause (1 s): b learns the tables too.
@@ -182,20 +182,20 @@ async def test_lost_signal_falls_back_to_unknown(db_path: str, open_db: Any) -> 
 async def test_garbled_and_duplicate_messages(pair: Any) -> None:
     _a, b = pair
     changes = aiter(b.on_change())
-    b._on_message("not json")
+    b.feed.on_message("not json")
     ev = await next_within(changes)
     assert ev.unknown
-    b._on_message('{"tabsqlite": 99, "origin": "x", "seq": 1, "tables": []}')
+    b.feed.on_message('{"tabsqlite": 99, "origin": "x", "seq": 1, "tables": []}')
     assert (await next_within(changes)).unknown
     msg = '{"tabsqlite": 1, "origin": "peer", "seq": 1, "tables": ["items"]}'
-    b._on_message(msg)
+    b.feed.on_message(msg)
     assert (await next_within(changes)).tables == {"items"}
-    b._on_message(msg)  # duplicate: ignored
+    b.feed.on_message(msg)  # duplicate: ignored
     await assert_quiet(changes, 0.2)
-    b._on_message('{"tabsqlite": 1, "origin": "peer", "seq": 3, "tables": ["other"]}')
+    b.feed.on_message('{"tabsqlite": 1, "origin": "peer", "seq": 3, "tables": ["other"]}')
     ev = await next_within(changes)
     assert ev.unknown  # seq 2 is missing
-    b._on_message('{"tabsqlite": 1, "origin": "peer", "seq": 2, "tables": ["items"]}')
+    b.feed.on_message('{"tabsqlite": 1, "origin": "peer", "seq": 2, "tables": ["items"]}')
     await assert_quiet(changes, 0.2)  # late and out of order: already covered
 
 

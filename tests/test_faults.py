@@ -102,8 +102,8 @@ async def test_signal_faults_end_in_the_right_state(db_path: str, open_db: Any) 
     await a.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v INTEGER)")
     watch = b.watch("SELECT count(*) AS n FROM t", throttle_ms=0)
     await anext(watch)
-    assert a._transport is not None
-    real_send = a._transport.send
+    assert a.feed.transport is not None
+    real_send = a.feed.transport.send
     held: list[str] = []
     faults = {"drop": 0, "duplicate": 0, "reorder": 0, "corrupt": 0, "version": 0}
     order = ["drop", "duplicate", "reorder", "corrupt", "version", "pass"] * 10
@@ -130,7 +130,7 @@ async def test_signal_faults_end_in_the_right_state(db_path: str, open_db: Any) 
             while held:
                 await real_send(held.pop())
 
-    a._transport.send = faulty  # type: ignore[method-assign]
+    a.feed.transport.send = faulty  # type: ignore[method-assign]
     for i in range(60):
         await a.execute("INSERT INTO t(v) VALUES (?)", [i])
     deadline = time.monotonic() + 5
@@ -143,4 +143,4 @@ async def test_signal_faults_end_in_the_right_state(db_path: str, open_db: Any) 
                 break
     assert last == [{"n": 60}]
     assert all(count == 10 for count in faults.values()), faults
-    assert b._receiver.unreadable >= 20 and b._receiver.gaps >= 1 and b._receiver.duplicates >= 10
+    assert b.feed.receiver.unreadable >= 20 and b.feed.receiver.gaps >= 1 and b.feed.receiver.duplicates >= 10

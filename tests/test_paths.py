@@ -75,6 +75,7 @@ async def test_bad_path_gives_typed_error_at_open() -> None:
 
 
 async def test_runtime_page_size_applies_to_new_files_only(tmp_path: Path) -> None:
+    from tabsqlite.runtime import ConnectOptions
     from tabsqlite.runtimes.cpython import CPythonRuntime
 
     old = tmp_path / "old.db"
@@ -85,10 +86,11 @@ async def test_runtime_page_size_applies_to_new_files_only(tmp_path: Path) -> No
     await db.close()
 
     runtime = CPythonRuntime()
-    runtime.page_size = 8192 if default != 8192 else 16384
+    size = 8192 if default != 8192 else 16384
+    runtime.options = ConnectOptions(page_size=size)
     new = await tabsqlite.open_database(str(tmp_path / "new.db"), runtime=runtime)
     await new.execute("CREATE TABLE t(x)")
-    assert (await new.get("PRAGMA page_size"))["page_size"] == runtime.page_size
+    assert (await new.get("PRAGMA page_size"))["page_size"] == size
     await new.close()
 
     again = await tabsqlite.open_database(str(old), runtime=runtime)

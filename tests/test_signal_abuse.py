@@ -29,8 +29,8 @@ async def _watch_until(watch: Any, expected: Any, seconds: float) -> float:
 
 def _post(db: tabsqlite.Database, messages: list[str]) -> None:
     """Send raw datagrams to ``db``'s receiving socket, as another process could."""
-    assert db._transport is not None
-    target = db._transport.path  # type: ignore[attr-defined]
+    assert db.feed.transport is not None
+    target = db.feed.transport.path  # type: ignore[attr-defined]
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
         s.setblocking(False)
         for m in messages:
@@ -52,7 +52,7 @@ async def test_a_forged_huge_sequence_number_does_not_silence_a_sender(
     for i in range(1, 4):
         await a.execute("INSERT INTO t VALUES (?)", [i])
         assert await _watch_until(watch, [{"n": i}], 2.0) < 1.0
-    assert b._receiver.resets >= 1
+    assert b.feed.receiver.resets >= 1
 
 
 async def test_back_stop_catches_a_change_no_message_explains_amid_traffic(
@@ -63,12 +63,12 @@ async def test_back_stop_catches_a_change_no_message_explains_amid_traffic(
     await a.execute("CREATE TABLE t(x)")
     watch = b.watch("SELECT count(*) AS n FROM t", throttle_ms=0)
     assert await anext(watch) == [{"n": 0}]
-    assert a._transport is not None
+    assert a.feed.transport is not None
 
     async def lose(message: str) -> None:
         return None
 
-    a._transport.send = lose  # type: ignore[method-assign]
+    a.feed.transport.send = lose  # type: ignore[method-assign]
     stop = False
 
     async def chatter() -> None:  # duplicates keep arriving at b, explaining nothing
@@ -113,4 +113,4 @@ async def test_a_flood_costs_little(db_path: str, open_db: Any) -> None:
     assert slowest < 0.5, slowest
     await a.execute("INSERT INTO t VALUES (1)")
     assert await _watch_until(watch, [{"n": 1}], 5.0) < 3.0
-    assert len(b._receiver._last_seq) <= 256  # senders remembered are bounded
+    assert len(b.feed.receiver._last_seq) <= 256  # senders remembered are bounded

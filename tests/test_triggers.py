@@ -110,7 +110,7 @@ async def test_too_many_columns_is_a_typed_error(db_path: str, open_db: Any) -> 
     db = await open_db(db_path)
     cols = [f"c{i}" for i in range(1200)]
     await db.execute(f"CREATE TABLE wide(id INTEGER PRIMARY KEY, {', '.join(cols)})")
-    with pytest.raises(tabsqlite.InvalidArgumentError, match="pass columns"):
+    with pytest.raises(tabsqlite.BadCallError, match="pass columns"):
         await db.triggers.create_diff_trigger(source="wide", destination="d", when=ALL)
     assert await db.get_optional("SELECT name FROM sqlite_schema WHERE name = 'd'") is None
     await db.triggers.create_diff_trigger(source="wide", destination="d", when=ALL,
@@ -309,7 +309,7 @@ async def test_odd_but_valid_identifiers_are_quoted(db: tabsqlite.Database, name
     "INSERT",
 ])
 async def test_bad_when_is_rejected(db: tabsqlite.Database, when: Any) -> None:
-    with pytest.raises(tabsqlite.InvalidArgumentError):
+    with pytest.raises(tabsqlite.BadCallError):
         await db.triggers.create_diff_trigger(source="todos", destination="d", when=when)
     assert await db.get_optional("SELECT name FROM sqlite_schema WHERE name = 'd'") is None
 
@@ -325,10 +325,10 @@ async def test_when_with_sql_error_leaves_nothing_behind(db: tabsqlite.Database)
 async def test_missing_source_and_column(db: tabsqlite.Database) -> None:
     with pytest.raises(tabsqlite.NoSuchTableError):
         await db.triggers.create_diff_trigger(source="nope", destination="d", when=ALL)
-    with pytest.raises(tabsqlite.InvalidArgumentError, match="no column"):
+    with pytest.raises(tabsqlite.BadCallError, match="no column"):
         await db.triggers.create_diff_trigger(source="todos", destination="d", when=ALL,
                                               columns=["missing"])
-    with pytest.raises(tabsqlite.InvalidArgumentError, match="no column"):
+    with pytest.raises(tabsqlite.BadCallError, match="no column"):
         await db.triggers.create_diff_trigger(source="todos", destination="d", when=ALL,
                                               id_column="missing")
     trig = await db.triggers.create_diff_trigger(source="todos", destination="d", when=ALL)

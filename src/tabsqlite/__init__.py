@@ -15,18 +15,18 @@ from __future__ import annotations
 from .changes import ChangeEvent
 from .database import Database, OpenContext, open_database
 from .errors import (
+    BadCallError,
     BusyError,
     ConnectionLostError,
     ConstraintError,
     DatabaseClosedError,
     DatabaseError,
-    InvalidArgumentError,
+    HoldTakenError,
     InvalidIdentifierError,
     InvalidPathError,
     NoSuchTableError,
     NotFoundError,
     OpenTimeoutError,
-    ProgrammingError,
     QueryInterruptedError,
     QueryTimeoutError,
     SQLiteError,
@@ -36,7 +36,7 @@ from .errors import (
 )
 from .holds import MemoryHoldManager
 from .queries import Result, Row
-from .runtime import Connection, Hold, HoldManager, Runtime, Transport
+from .runtime import Connection, ConnectOptions, Hold, HoldManager, Runtime, Transport
 from .transactions import Transaction
 from .triggers import DiffContext, DiffTrigger, TableDiffTracker, TriggerManager
 from .watch import ChangeStream, Watch, WatchDiff
@@ -44,9 +44,11 @@ from .watch import ChangeStream, Watch, WatchDiff
 __version__ = "0.1.0"
 
 __all__ = [
+    "BadCallError",
     "BusyError",
     "ChangeEvent",
     "ChangeStream",
+    "ConnectOptions",
     "Connection",
     "ConnectionLostError",
     "ConstraintError",
@@ -57,7 +59,7 @@ __all__ = [
     "DiffTrigger",
     "Hold",
     "HoldManager",
-    "InvalidArgumentError",
+    "HoldTakenError",
     "InvalidIdentifierError",
     "InvalidPathError",
     "MemoryHoldManager",
@@ -65,7 +67,6 @@ __all__ = [
     "NotFoundError",
     "OpenContext",
     "OpenTimeoutError",
-    "ProgrammingError",
     "QueryInterruptedError",
     "QueryTimeoutError",
     "Result",

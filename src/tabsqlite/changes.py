@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ __all__ = [
     "Subscription",
     "SubscriptionClosed",
     "normalize_tables",
+    "throttled_wait",
 ]
 
 
@@ -138,3 +140,17 @@ class ChangeHub:
 
     def _remove(self, sub: Subscription) -> None:
         self._subscriptions.discard(sub)
+
+
+async def throttled_wait(sub: Subscription, last_run: float, throttle_ms: float) -> ChangeEvent:
+    """Wait for a relevant change and take it. If the last run was under ``throttle_ms`` ago,
+    first wait out the rest (merging what else comes); a change after a quiet period
+    passes at once. Cancelling loses nothing: the change is taken only at the end."""
+    await sub.ready()
+    delay = last_run + throttle_ms / 1000 - time.monotonic()
+    if delay > 0:
+        await asyncio.sleep(delay)
+    event = sub.take()
+    if event is None:  # pragma: no cover - only this task takes from the subscription
+        return await sub.wait()
+    return event

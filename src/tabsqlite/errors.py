@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 __all__ = [
+    "BadCallError",
     "BusyError",
     "ConnectionLostError",
     "ConstraintError",
     "DatabaseClosedError",
     "DatabaseError",
-    "InvalidArgumentError",
+    "HoldTakenError",
     "InvalidIdentifierError",
     "InvalidPathError",
     "NoSuchTableError",
     "NotFoundError",
     "OpenTimeoutError",
-    "ProgrammingError",
     "QueryInterruptedError",
     "QueryTimeoutError",
     "SQLiteError",
@@ -24,6 +24,7 @@ __all__ = [
 ]
 
 # Primary result codes (https://sqlite.org/rescode.html) used by the core.
+SQLITE_ERROR = 1
 SQLITE_BUSY = 5
 SQLITE_LOCKED = 6
 SQLITE_INTERRUPT = 9
@@ -81,12 +82,15 @@ class ConstraintError(SQLiteError):
     """A constraint (UNIQUE, NOT NULL, CHECK, FOREIGN KEY ...) failed."""
 
 
-class ProgrammingError(DatabaseError, ValueError):
-    """The call itself was wrong: bad parameters, several statements, values SQLite can't bind."""
+class BadCallError(DatabaseError, ValueError):
+    """The call itself was wrong, whatever the database holds: an argument of the wrong
+    kind or out of range, parameters SQLite can't bind, a transaction opened inside
+    another. Nothing ran; the database stays usable."""
 
 
 class DatabaseClosedError(DatabaseError):
-    """The database (or the transaction) was used after it was closed."""
+    """The database was used after :meth:`~tabsqlite.Database.close` (or its connection
+    was lost, see :class:`ConnectionLostError`)."""
 
 
 class TransactionEndedError(DatabaseError):
@@ -110,23 +114,24 @@ class ConnectionLostError(DatabaseClosedError):
     not committed is rolled back by the next connection. Open the database again."""
 
 
-class InvalidArgumentError(DatabaseError, ValueError):
-    """An argument to a tabsqlite API was not acceptable."""
+class HoldTakenError(DatabaseError):
+    """A hold (:meth:`~tabsqlite.HoldManager.acquire`) is taken by someone else."""
 
 
-class InvalidPathError(InvalidArgumentError):
+class InvalidPathError(BadCallError):
     """A database path or name is empty, escapes its directory or is otherwise unusable."""
 
 
-class InvalidIdentifierError(InvalidArgumentError):
+class InvalidIdentifierError(BadCallError):
     """A table, column or trigger name can't be used in DDL."""
 
 
-class NoSuchTableError(DatabaseError):
-    """A table the call depends on does not exist."""
+class NoSuchTableError(SQLiteError):
+    """A table a tabsqlite call depends on does not exist (SQLITE_ERROR, as SQLite itself
+    reports a missing table; ``table`` names it)."""
 
     def __init__(self, table: str) -> None:
-        super().__init__(f"no such table: {table}")
+        super().__init__(f"no such table: {table}", extended_code=SQLITE_ERROR)
         self.table = table
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import InvalidArgumentError, InvalidIdentifierError
+from .errors import BadCallError, InvalidIdentifierError
 
 __all__ = ["check_expression", "quote_identifier", "validate_identifier"]
 
@@ -62,31 +62,31 @@ def check_expression(expression: object, what: str = "expression") -> str:
     parenthesis, end the statement, or open an unterminated literal or comment.
     """
     if not isinstance(expression, str):
-        raise InvalidArgumentError(f"{what} must be a str, not {type(expression).__name__}")
+        raise BadCallError(f"{what} must be a str, not {type(expression).__name__}")
     if expression.strip() == "":
-        raise InvalidArgumentError(f"{what} is empty")
+        raise BadCallError(f"{what} is empty")
     if "\x00" in expression:
-        raise InvalidArgumentError(f"{what} contains a NUL character")
+        raise BadCallError(f"{what} contains a NUL character")
     depth = 0
     pos = 0
     while pos < len(expression):
         match = _TOKEN.match(expression, pos)
         if match is None:
-            raise InvalidArgumentError(f"{what} {expression!r} has an unterminated literal")
+            raise BadCallError(f"{what} {expression!r} has an unterminated literal")
         token = match.group(0)
         if token.startswith("/*") and not token.endswith("*/"):
-            raise InvalidArgumentError(f"{what} {expression!r} has an unterminated comment")
+            raise BadCallError(f"{what} {expression!r} has an unterminated comment")
         if token == "(":
             depth += 1
         elif token == ")":
             depth -= 1
             if depth < 0:
-                raise InvalidArgumentError(f"{what} {expression!r} has an unbalanced ')'")
+                raise BadCallError(f"{what} {expression!r} has an unbalanced ')'")
         elif token == ";":
-            raise InvalidArgumentError(f"{what} {expression!r} must not contain ';'")
+            raise BadCallError(f"{what} {expression!r} must not contain ';'")
         pos = match.end()
     if depth != 0:
-        raise InvalidArgumentError(f"{what} {expression!r} has an unbalanced '('")
+        raise BadCallError(f"{what} {expression!r} has an unbalanced '('")
     if _TOKEN.findall(expression)[-1].startswith("--"):
         # A trailing line comment would swallow the closing parenthesis we add.
         return expression + "\n"

@@ -27,6 +27,7 @@ __all__ = [
     "signal_folder",
     "storage_table",
     "tracker_destination",
+    "with_storage_views",
 ]
 
 #: The Web Lock a tab holds while it runs a statement or a transaction (+ scope id).
@@ -93,3 +94,10 @@ def managed_trigger_name(trigger_id: str, role: str) -> str:
 def tracker_destination(trigger_id: str) -> str:
     """The diff view ``track_table_diff`` keeps for its trigger."""
     return f"{TRIGGER_PREFIX}diff_{trigger_id}"
+
+
+def with_storage_views(tables: frozenset[str]) -> frozenset[str]:
+    """``tables`` plus the diff view of each diff storage table in it (a write to the storage
+    is a change of the view, for ``on_change(tables=[destination])`` in any tab)."""
+    views = {t[len(STORAGE_PREFIX):] for t in tables if t.startswith(STORAGE_PREFIX)}
+    return tables | views if views else tables

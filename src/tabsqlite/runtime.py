@@ -21,6 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import HoldTakenError
+
 __all__ = [
     "ConnectOptions",
     "Connection",
@@ -88,13 +90,20 @@ async def wait_out(
 
 @dataclass(frozen=True, slots=True)
 class ConnectOptions:
-    """What the core asks of a connection when it opens one.
+    """The policy a connection opens with: a runtime's defaults (:attr:`Runtime.options`)
+    with the user's choices put in by ``open_database``. The core applies the pragmas;
+    the runtime's ``connect`` reads the lock wait.
 
-    ``lock_timeout``: seconds a statement may wait for the database lock while another
-    connection writes (``open_database(busy_timeout=...)``); past it, ``BusyError``.
+    :param lock_timeout: seconds a statement may wait for the database lock while another
+        connection writes (``open_database(busy_timeout=...)``); past it, ``BusyError``.
+    :param journal_mode: the journal mode of file databases (``PRAGMA journal_mode``).
+    :param page_size: the page size (bytes) of files this connection creates; ``None``
+        keeps SQLite's default. An existing file keeps the page size it was made with.
     """
 
     lock_timeout: float = 10.0
+    journal_mode: str = "wal"
+    page_size: int | None = None
 
 
 class Connection(ABC):
@@ -166,10 +175,6 @@ class Transport(ABC):
         """Stop receiving and free the channel."""
 
 
-class HoldTakenError(RuntimeError):
-    """:meth:`HoldManager.acquire` found the hold taken by someone else."""
-
-
 class Hold(ABC):
     """A named hold owned by this connection."""
 
@@ -200,11 +205,9 @@ class Runtime(ABC):
 
     #: Short name ("cpython", "pyodide").
     name: str = "abstract"
-    #: Journal mode for file databases.
-    journal_mode: str = "wal"
-    #: Page size (bytes) given to database files this runtime creates; ``None`` keeps
-    #: SQLite's default. An existing file keeps the page size it was made with.
-    page_size: int | None = None
+    #: This runtime's connection policy (journal mode, page size; the lock wait is the
+    #: user's, see ``open_database(busy_timeout=...)``).
+    options: ConnectOptions = ConnectOptions()
 
     @abstractmethod
     def default_directory(self) -> str:
@@ -218,8 +221,8 @@ class Runtime(ABC):
     async def connect(self, path: str, options: ConnectOptions) -> Connection:
         """Open one connection (a single attempt, no waiting on locks).
 
-        ``path`` is canonical, or ``":memory:"``; ``options`` say how long its statements
-        may wait for the database lock.
+        :param path: canonical, or ``":memory:"``.
+        :param options: the policy (how long its statements may wait for the lock).
         """
 
     @abstractmethod

@@ -4,38 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from contextvars import ContextVar, Token
+from contextvars import Token
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from .errors import (
+    BadCallError,
     ConnectionLostError,
     DatabaseError,
-    ProgrammingError,
     QueryInterruptedError,
     TransactionEndedError,
 )
 from .queries import Queries
+from .runner import Runner, TaskTransaction
 from .runtime import Params, QueryResult
 
-if TYPE_CHECKING:
-    from .database import Database
-
 __all__ = ["Transaction", "TransactionContext"]
-
-#: The transaction the current task runs in, per database (so ``db.execute`` inside
-#: ``async with db.write_transaction()`` joins the transaction instead of deadlocking).
-current_transaction: ContextVar[dict[int, Transaction] | None] = ContextVar(
-    "tabsqlite_current_transaction", default=None
-)
 
 
 class Transaction(Queries):
     """An open transaction. Queries run inside it; it ends when its ``async with`` ends."""
 
-    def __init__(self, db: Database, write: bool) -> None:
-        self._db = db
+    def __init__(self, runner: Runner, write: bool) -> None:
+        self._runner = runner
+        #: True for a write transaction (``BEGIN IMMEDIATE``), False for a read-only one.
         self.write = write
+        #: True from BEGIN until the transaction ends.
         self.active = False
 
     async def _query(
@@ -43,17 +36,17 @@ class Transaction(Queries):
     ) -> QueryResult:
         if not self.active:
             raise TransactionEndedError("the transaction has ended")
-        db = self._db
-        if not db._conn.in_transaction:  # SQLite ended it (an error rolled it back)
+        runner = self._runner
+        if not runner.conn.in_transaction:  # SQLite ended it (an error rolled it back)
             self.active = False
-            if db._conn.lost:
+            if runner.conn.lost:
                 raise ConnectionLostError("the connection was lost: the transaction is gone")
             raise TransactionEndedError(
                 "the transaction was rolled back by SQLite after an earlier error; "
                 "nothing of it will be committed"
             )
         try:
-            return await db._raw(sql, params, many, timeout)
+            return await runner.raw(sql, params, many, timeout)
         except QueryInterruptedError:
             # A stopped statement may have done half its work: nothing of the
             # transaction stays (SQLite rolls back interrupted writes itself; reads too).
@@ -74,10 +67,10 @@ class Transaction(Queries):
     async def _finish(self, commit: bool) -> None:
         if not self.active:
             return
-        db = self._db
+        runner = self._runner
         try:
-            if db._conn.in_transaction:
-                await db._raw("COMMIT" if commit else "ROLLBACK", (), False)
+            if runner.conn.in_transaction:
+                await runner.raw("COMMIT" if commit else "ROLLBACK", (), False)
             elif commit:
                 raise TransactionEndedError(
                     "the transaction was rolled back by SQLite after an earlier error; "
@@ -86,64 +79,66 @@ class Transaction(Queries):
         finally:
             self.active = False
             if not self.write:
-                await db._raw("PRAGMA query_only=0", (), False)
+                await runner.raw("PRAGMA query_only=0", (), False)
 
     async def _end_quietly(self) -> None:
         """Roll back whatever is open and end (after a failure; never raises a
         DatabaseError: the connection may be gone)."""
-        db = self._db
+        runner = self._runner
         try:
-            if db._conn.in_transaction:
-                await db._raw("ROLLBACK", (), False)
+            if runner.conn.in_transaction:
+                await runner.raw("ROLLBACK", (), False)
         except DatabaseError:
             pass
         finally:
             was_active, self.active = self.active, False
             if was_active and not self.write:
                 with contextlib.suppress(DatabaseError):
-                    await db._raw("PRAGMA query_only=0", (), False)
+                    await runner.raw("PRAGMA query_only=0", (), False)
 
 
 class TransactionContext:
-    """What ``write_transaction()``/``read_transaction()`` return: use with ``async with``."""
+    """What ``write_transaction()``/``read_transaction()`` return: use with ``async with``.
 
-    def __init__(self, db: Database, write: bool) -> None:
-        self._db = db
+    :param runner: the database's runner.
+    :param write: ``BEGIN IMMEDIATE`` (True) or a read-only ``BEGIN`` (False).
+    """
+
+    def __init__(self, runner: Runner, write: bool) -> None:
+        self._runner = runner
         self._write = write
         self._tx: Transaction | None = None
-        self._token: Token[dict[int, Transaction] | None] | None = None
+        self._token: Token[dict[int, TaskTransaction] | None] | None = None
 
     async def __aenter__(self) -> Transaction:
-        db = self._db
-        db._check_open()
-        if db._transaction_of_current_task() is not None:
-            raise ProgrammingError("transactions do not nest: this task is already in one")
-        await db._lock.acquire()
-        tx = Transaction(db, self._write)
+        runner = self._runner
+        runner.check_open()
+        if runner.task_transaction() is not None:
+            raise BadCallError("transactions do not nest: this task is already in one")
+        await runner.lock.acquire()
+        tx = Transaction(runner, self._write)
         began = False
         try:
-            db._check_open()
-            if db._conn.in_transaction:
-                if db._manual_owner is asyncio.current_task():
-                    raise ProgrammingError(
+            runner.check_open()
+            if runner.conn.in_transaction:
+                if runner.owns_manual_transaction():
+                    raise BadCallError(
                         "transactions do not nest: this task ran BEGIN through execute()")
-                await db._settle_foreign_transaction()  # raises
+                await runner.settle_foreign_transaction()  # raises
             began = True
-            await db._raw("BEGIN IMMEDIATE" if self._write else "BEGIN", (), False)
+            await runner.raw("BEGIN IMMEDIATE" if self._write else "BEGIN", (), False)
             tx.active = True
             if not self._write:
-                await db._raw("PRAGMA query_only=1", (), False)
+                await runner.raw("PRAGMA query_only=1", (), False)
         except BaseException:
             # Cancelled while BEGIN waited for the lock, BEGIN may still have succeeded
             # (the connection waited for it): end whatever this context opened.
             if began:
                 await asyncio.shield(tx._end_quietly())
-            db._lock.release()
+            runner.lock.release()
             raise
         self._tx = tx
-        mapping = dict(current_transaction.get() or {})
-        mapping[id(db)] = tx
-        self._token = current_transaction.set(mapping)
+        self._token = runner.enter_transaction(tx)
         return tx
 
     async def __aexit__(
@@ -155,7 +150,7 @@ class TransactionContext:
         tx, self._tx = self._tx, None
         assert tx is not None
         if self._token is not None:
-            current_transaction.reset(self._token)
+            self._runner.leave_transaction(self._token)
             self._token = None
         try:
             if tx.active:
@@ -168,4 +163,4 @@ class TransactionContext:
                 else:
                     await asyncio.shield(tx._end_quietly())
         finally:
-            self._db._lock.release()
+            self._runner.lock.release()

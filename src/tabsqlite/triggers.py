@@ -17,26 +17,24 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .changes import SubscriptionClosed
-from .errors import InvalidArgumentError, NoSuchTableError
+from .background import Background
+from .changes import SubscriptionClosed, throttled_wait
+from .errors import BadCallError, HoldTakenError, NoSuchTableError
+from .feed import ChangeFeed
 from .identifiers import check_expression, quote_identifier, validate_identifier
 from .names import (
     REGISTRY_TABLE,
-    STORAGE_PREFIX,
     hold_name,
     managed_trigger_name,
     storage_table,
     tracker_destination,
 )
-from .queries import Row
-from .runtime import Hold, HoldTakenError
-from .transactions import Transaction
-from .watch import throttled_wait
-
-if TYPE_CHECKING:
-    from .database import Database
+from .queries import Queries, Row
+from .runner import Runner
+from .runtime import Hold, HoldManager
+from .transactions import Transaction, TransactionContext
 
 __all__ = ["DiffContext", "DiffTrigger", "TableDiffTracker", "TriggerManager"]
 
@@ -71,13 +69,6 @@ def _json_of(names: Sequence[str], prefix: str) -> str:
 
 
 _OP_CODES = {"INSERT": 1, "UPDATE": 2, "DELETE": 3}
-
-
-def with_storage_views(tables: frozenset[str]) -> frozenset[str]:
-    """``tables`` plus the diff view of each diff storage table in it (a write to the storage
-    is a change of the view, for ``on_change(tables=[destination])`` in any tab)."""
-    views = {t[len(STORAGE_PREFIX):] for t in tables if t.startswith(STORAGE_PREFIX)}
-    return tables | views if views else tables
 
 
 def _destination_sql(
@@ -124,14 +115,14 @@ def _view_delete_sql(name: str, destination: str, temp: bool) -> str:
 
 def _check_when(when: object) -> dict[str, str | None]:
     if not isinstance(when, Mapping) or not when:
-        raise InvalidArgumentError(
+        raise BadCallError(
             "when must be a non-empty mapping of 'INSERT'/'UPDATE'/'DELETE' to a SQL "
             "condition or None"
         )
     checked: dict[str, str | None] = {}
     for op, condition in when.items():
         if not isinstance(op, str) or op.upper() not in OPERATIONS:
-            raise InvalidArgumentError(f"unknown operation {op!r} in when")
+            raise BadCallError(f"unknown operation {op!r} in when")
         checked[op.upper()] = (
             None if condition is None else check_expression(condition, f"when[{op!r}]")
         )
@@ -212,7 +203,7 @@ class DiffTrigger:
         self.disposed = True
         self._manager._handles.pop(self.id, None)
         try:
-            async with self._manager._db.write_transaction() as tx:
+            async with TransactionContext(self._manager._runner, write=True) as tx:
                 await _drop(tx, self.trigger_names, self.destination, self.id, self.persisted)
         finally:
             await self.release_hold()
@@ -253,7 +244,7 @@ async def _drop(tx: Transaction, triggers: Iterable[str], destination: str, trig
         await tx.execute(f"DELETE FROM {REGISTRY} WHERE id = ?", [trigger_id])
 
 
-async def _registry_exists(tx: Transaction | Database) -> bool:
+async def _registry_exists(tx: Queries) -> bool:
     row = await tx.get_optional(
         "SELECT 1 AS ok FROM sqlite_schema WHERE type = 'table' AND name = ?", [REGISTRY]
     )
@@ -266,24 +257,25 @@ class TableDiffTracker:
 
     def __init__(
         self,
-        db: Database,
+        runner: Runner,
+        feed: ChangeFeed,
         trigger: DiffTrigger,
         on_change: Callable[[DiffContext], Awaitable[Any]],
         throttle_ms: float,
     ) -> None:
-        self._db = db
+        self._runner = runner
         self.trigger = trigger
         self._on_change = on_change
         self._throttle_ms = throttle_ms
-        self._sub = db._hub.subscribe([storage_table(trigger.destination)])
+        self._sub = feed.subscribe([storage_table(trigger.destination)])
         self._task: asyncio.Task[None] | None = None
         #: How many times ``on_change`` was called, and how many diff rows it was given.
         self.calls = 0
         self.rows_delivered = 0
         self.errors = 0
 
-    def _start(self) -> None:
-        self._task = self._db._spawn(self._run())
+    def _start(self, background: Background) -> None:
+        self._task = background.spawn(self._run())
 
     async def _run(self) -> None:
         while True:
@@ -301,9 +293,9 @@ class TableDiffTracker:
         """Hand the pending diff to ``on_change`` now; returns the number of rows."""
         dest = quote_identifier(self.trigger.destination)
         storage = quote_identifier(storage_table(self.trigger.destination))
-        if await self._db.get_optional(f"SELECT 1 AS x FROM {storage} LIMIT 1") is None:
+        if await self._runner.get_optional(f"SELECT 1 AS x FROM {storage} LIMIT 1") is None:
             return 0
-        async with self._db.write_transaction() as tx:
+        async with TransactionContext(self._runner, write=True) as tx:
             rows = await tx.get_all(f"SELECT {_DIFF_COLUMNS} FROM {dest} ORDER BY operation_id")
             if not rows:
                 return 0
@@ -334,11 +326,33 @@ class TableDiffTracker:
 
 
 class TriggerManager:
-    """``db.triggers``: create diff triggers, track table diffs, drop orphans."""
+    """``db.triggers``: create diff triggers, track table diffs, drop orphans.
 
-    def __init__(self, db: Database, cleanup_interval: float = 60.0) -> None:
-        self._db = db
-        self._holds = db.runtime.hold_manager(db.path)
+    :param runner: where the trigger statements run.
+    :param feed: the change feed trackers listen to.
+    :param background: where trackers and the orphan cleanup run.
+    :param holds: the holds that guard persisted triggers.
+    :param path: the database's canonical path (hold names are scoped to it).
+    :param shared: True for a file other connections may open (triggers persist by default).
+    :param cleanup_interval: seconds between orphan cleanups (0: only at start).
+    """
+
+    def __init__(
+        self,
+        runner: Runner,
+        feed: ChangeFeed,
+        background: Background,
+        holds: HoldManager,
+        path: str,
+        shared: bool,
+        cleanup_interval: float = 60.0,
+    ) -> None:
+        self._runner = runner
+        self._feed = feed
+        self._background = background
+        self._holds = holds
+        self._path = path
+        self._shared = shared
         self._handles: dict[str, DiffTrigger] = {}
         self._trackers: set[TableDiffTracker] = set()
         self.cleanup_interval = cleanup_interval
@@ -347,13 +361,13 @@ class TriggerManager:
     @property
     def default_persisted(self) -> bool:
         """Persisted for file databases (several connections), temporary for memory ones."""
-        return not self._db.is_memory
+        return self._shared
 
     async def start(self) -> None:
         """Drop orphans now and schedule periodic cleanup (called by ``open_database``)."""
         await self.cleanup_orphans()
         if self._cleanup_task is None and self.default_persisted and self.cleanup_interval > 0:
-            self._cleanup_task = self._db._spawn(self._cleanup_loop())
+            self._cleanup_task = self._background.spawn(self._cleanup_loop())
 
     async def _cleanup_loop(self) -> None:
         while True:
@@ -365,10 +379,10 @@ class TriggerManager:
 
     async def cleanup_orphans(self) -> list[str]:
         """Drop persisted diff triggers (and tables) whose hold nobody has; return their ids."""
-        db = self._db
-        if db.is_memory or not await _registry_exists(db):
+        runner = self._runner
+        if not self._shared or not await _registry_exists(runner):
             return []
-        rows = await db.get_all(f"SELECT id, hold, destination, triggers FROM {REGISTRY}")
+        rows = await runner.get_all(f"SELECT id, hold, destination, triggers FROM {REGISTRY}")
         dropped = []
         for row in rows:
             if row["id"] in self._handles:
@@ -378,7 +392,7 @@ class TriggerManager:
             except HoldTakenError:
                 continue
             try:
-                async with db.write_transaction() as tx:
+                async with TransactionContext(runner, write=True) as tx:
                     still = await tx.get_optional(
                         f"SELECT 1 AS ok FROM {REGISTRY} WHERE id = ?", [row["id"]]
                     )
@@ -415,15 +429,15 @@ class TriggerManager:
         the triggers exist (e.g. to snapshot the table). ``persisted=None`` picks the
         runtime's default (see :attr:`default_persisted`).
         """
-        db = self._db
-        db._check_open()
+        runner = self._runner
+        runner.check_open()
         validate_identifier(source, "source")
         validate_identifier(destination, "destination")
         ops = _check_when(when)
         validate_identifier(id_column, "id_column")
         if columns is not None:
             if isinstance(columns, str) or not isinstance(columns, Sequence):
-                raise InvalidArgumentError("columns must be a list of column names or None")
+                raise BadCallError("columns must be a list of column names or None")
             for col in columns:
                 validate_identifier(col, "column")
         if persisted is None:
@@ -433,7 +447,7 @@ class TriggerManager:
         trigger_names = [managed_trigger_name(trigger_id, op.lower()) for op in ops]
         hold: Hold | None = None
         try:
-            async with db.write_transaction() as tx:
+            async with TransactionContext(runner, write=True) as tx:
                 info = await tx.get_all(
                     "SELECT name FROM pragma_table_info(?) ORDER BY cid", [source]
                 )
@@ -450,9 +464,9 @@ class TriggerManager:
                     id_column.lower() not in lower else self._column(lower, id_column)
                 if persisted:
                     await self._ensure_registry(tx)
-                    hold = await self._holds.acquire(hold_name(db.path, trigger_id))
+                    hold = await self._holds.acquire(hold_name(self._path, trigger_id))
                 if len(tracked) > _MAX_TRACKED_COLUMNS:
-                    raise InvalidArgumentError(
+                    raise BadCallError(
                         f"{len(tracked)} columns are more than a diff table can hold "
                         f"({_MAX_TRACKED_COLUMNS}); pass columns=[...]"
                     )
@@ -504,15 +518,15 @@ class TriggerManager:
         rows are offered again after the next change.
         """
         if not callable(on_change):
-            raise InvalidArgumentError("on_change must be an async callable")
+            raise BadCallError("on_change must be an async callable")
         trigger_id = secrets.token_hex(6)
         trigger = await self.create_diff_trigger(
             source=source, destination=tracker_destination(trigger_id), when=when,
             columns=columns, id_column=id_column, persisted=persisted,
         )
-        tracker = TableDiffTracker(self._db, trigger, on_change, throttle_ms)
+        tracker = TableDiffTracker(self._runner, self._feed, trigger, on_change, throttle_ms)
         self._trackers.add(tracker)
-        tracker._start()
+        tracker._start(self._background)
         return tracker
 
     async def close(self) -> None:
@@ -542,7 +556,7 @@ class TriggerManager:
         try:
             return lower[name.lower()]
         except KeyError:
-            raise InvalidArgumentError(f"no column {name!r} in the source table") from None
+            raise BadCallError(f"no column {name!r} in the source table") from None
 
     @staticmethod
     async def _compile_check(tx: Transaction, source: str, ops: Mapping[str, str | None],

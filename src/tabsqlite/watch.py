@@ -6,35 +6,19 @@ instance through ``asyncio.wait_for``) loses nothing: the pending change stays p
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Hashable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .changes import ChangeEvent, Subscription, SubscriptionClosed
-from .queries import Row
+from .changes import ChangeEvent, Subscription, SubscriptionClosed, throttled_wait
+from .feed import ChangeFeed
+from .queries import Queries, Row
 from .runtime import Params
-
-if TYPE_CHECKING:
-    from .database import Database
+from .table_inference import infer_tables
 
 __all__ = ["ChangeStream", "Watch", "WatchDiff"]
-
-
-async def throttled_wait(sub: Subscription, last_run: float, throttle_ms: float) -> ChangeEvent:
-    """Wait for a relevant change and take it. If the last run was under ``throttle_ms`` ago,
-    first wait out the rest (merging what else comes); a change after a quiet period
-    passes at once. Cancelling loses nothing: the change is taken only at the end."""
-    await sub.ready()
-    delay = last_run + throttle_ms / 1000 - time.monotonic()
-    if delay > 0:
-        await asyncio.sleep(delay)
-    event = sub.take()
-    if event is None:  # pragma: no cover - only this task takes from the subscription
-        return await sub.wait()
-    return event
 
 
 class _Closing:
@@ -53,10 +37,17 @@ class _Closing:
 
 
 class ChangeStream(_Closing):
-    """Async iterator of :class:`ChangeEvent` (see :meth:`Database.on_change`)."""
+    """Async iterator of :class:`ChangeEvent` (see :meth:`Database.on_change`).
 
-    def __init__(self, db: Database, tables: frozenset[str] | None, throttle_ms: float) -> None:
-        self._sub = db._hub.subscribe(tables)
+    :param feed: the change feed to listen to.
+    :param tables: the tables of interest (``None``: every table).
+    :param throttle_ms: changes within this many ms of the last one are merged into one.
+    """
+
+    def __init__(
+        self, feed: ChangeFeed, tables: frozenset[str] | None, throttle_ms: float
+    ) -> None:
+        self._sub = feed.subscribe(tables)
         self._throttle_ms = throttle_ms
         self._last = 0.0
 
@@ -91,17 +82,26 @@ class Watch(_Closing):
 
     ``async for rows in db.watch(...)``; ``aclose()`` or ``async with`` stops it, and so does
     closing the database. ``runs`` counts how many times the query ran.
+
+    :param feed: the change feed that says when to run the query again.
+    :param queries: where the query runs.
+    :param sql: the query.
+    :param params: its values.
+    :param tables: the tables it reads (``None``: found from the query plan).
+    :param throttle_ms: runs within this many ms of the last one wait for the rest.
     """
 
     def __init__(
         self,
-        db: Database,
+        feed: ChangeFeed,
+        queries: Queries,
         sql: str,
         params: Params,
         tables: frozenset[str] | None,
         throttle_ms: float,
     ) -> None:
-        self._db = db
+        self._feed = feed
+        self._queries = queries
         self.sql = sql
         self.params = params
         #: The tables watched (inferred from the query on the first run unless given).
@@ -117,13 +117,12 @@ class Watch(_Closing):
         return self
 
     async def __anext__(self) -> list[Row]:
-        db = self._db
         if self._sub is None:
             if not self._tables_known:
-                self.tables = await db.tables_read_by(self.sql, self.params)
+                self.tables = await infer_tables(self._queries, self.sql, self.params)
                 self._tables_known = True
             # Subscribe before the first run, so no commit between the two is missed.
-            self._sub = db._hub.subscribe(self.tables)
+            self._sub = self._feed.subscribe(self.tables)
         sub = self._sub
         if sub.closed:
             raise StopAsyncIteration
@@ -133,7 +132,7 @@ class Watch(_Closing):
             except SubscriptionClosed:
                 raise StopAsyncIteration from None
             self._must_run = True
-        rows = await db.get_all(self.sql, self.params)
+        rows = await self._queries.get_all(self.sql, self.params)
         self._must_run = False
         self.runs += 1
         self._last = time.monotonic()
@@ -147,7 +146,10 @@ class Watch(_Closing):
     ) -> AsyncIterator[WatchDiff]:
         """Yield :class:`WatchDiff` steps instead of whole results; rows are matched by
         ``key`` (a column name or a function of the row). Steps with no difference are
-        skipped (the first step is always yielded)."""
+        skipped (the first step is always yielded).
+
+        :param key: a column name, or a function giving a row's key.
+        """
         return self._differential(key)
 
     async def _differential(

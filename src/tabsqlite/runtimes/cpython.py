@@ -25,7 +25,7 @@ class CPythonRuntime(Runtime):
     """Runs tabsqlite on CPython: several OS processes can share one database file."""
 
     name = "cpython"
-    journal_mode = "wal"
+    options = ConnectOptions(journal_mode="wal")
 
     def __init__(self, directory: str | None = None) -> None:
         self._directory = directory

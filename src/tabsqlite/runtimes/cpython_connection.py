@@ -15,10 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..commit_tracking import CommitTracker, StatementInfo
 from ..errors import (
+    BadCallError,
     BusyError,
     DatabaseClosedError,
     DatabaseError,
-    ProgrammingError,
     QueryInterruptedError,
     QueryTimeoutError,
     sqlite_error,
@@ -45,11 +45,9 @@ def translate_error(error: BaseException) -> DatabaseError:
     code = getattr(error, "sqlite_errorcode", None)
     if isinstance(error, sqlite3.Error) and isinstance(code, int):
         return sqlite_error(str(error), code, getattr(error, "sqlite_errorname", None))
-    if isinstance(error, sqlite3.ProgrammingError) and "closed" in str(error):
-        return DatabaseClosedError(str(error))
     if isinstance(error, sqlite3.Error):  # its own words; our class name says the rest
-        return ProgrammingError(str(error))
-    return ProgrammingError(f"{type(error).__name__}: {error}")  # e.g. OverflowError: ...
+        return BadCallError(str(error))
+    return BadCallError(f"{type(error).__name__}: {error}")  # e.g. OverflowError: ...
 
 
 _PLAIN = frozenset({type(None), float, str, bytes})
@@ -179,7 +177,7 @@ class CPythonConnection(Connection):
         for params in param_sets:  # (sqlite3 would report such a value with the
             reason = _unbindable(params)  # connection's previous error, see _unbindable)
             if reason is not None:
-                raise ProgrammingError(reason)
+                raise BadCallError(reason)
         conn = self._conn
         collected = self._collect = StatementInfo()
         was_in_tx = conn.in_transaction

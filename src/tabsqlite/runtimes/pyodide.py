@@ -21,11 +21,11 @@ from ..commit_tracking import CommitTracker, StatementInfo
 from ..errors import (
     SQLITE_BUSY,
     SQLITE_INTERRUPT,
+    BadCallError,
     BusyError,
     ConnectionLostError,
     DatabaseClosedError,
     DatabaseError,
-    ProgrammingError,
     QueryTimeoutError,
     sqlite_error,
 )
@@ -150,17 +150,17 @@ def _value(v: Any) -> Any:
         try:
             v.encode("utf-8")
         except UnicodeEncodeError:
-            raise ProgrammingError("str parameter is not valid Unicode") from None
+            raise BadCallError("str parameter is not valid Unicode") from None
         return v
     if isinstance(v, bool):
         return int(v)
     if isinstance(v, int):
         if not _MIN_INT64 <= v <= _MAX_INT64:
-            raise ProgrammingError("OverflowError: Python int too large for an SQLite INTEGER")
+            raise BadCallError("OverflowError: Python int too large for an SQLite INTEGER")
         return v
     if isinstance(v, _BYTES_LIKE):
         return bytes(v)
-    raise ProgrammingError(f"Error binding parameter: type {type(v).__name__!r} is not supported")
+    raise BadCallError(f"Error binding parameter: type {type(v).__name__!r} is not supported")
 
 
 def _js_params(params: Params) -> tuple[Any, Any]:
@@ -174,12 +174,12 @@ def _js_params(params: Params) -> tuple[Any, Any]:
         js = ffi.to_js(converted, dict_converter=Object.fromEntries)
         keyed_types: list[tuple[Any, type]] = [(k, type(v)) for k, v in converted.items()]
     elif isinstance(params, _TEXT_LIKE):
-        raise ProgrammingError("params must be a sequence or mapping of values")
+        raise BadCallError("params must be a sequence or mapping of values")
     else:
         try:
             values = [_value(v) for v in params]
         except TypeError:
-            raise ProgrammingError("params must be a sequence or mapping of values") from None
+            raise BadCallError("params must be a sequence or mapping of values") from None
         js = ffi.to_js(values)
         keyed_types = list(enumerate(map(type, values)))
     reals = _real_keys(keyed_types)
@@ -193,7 +193,7 @@ def _js_param_sets(seq_of_params: Sequence[Params]) -> tuple[Any, Any]:
     from js import Object
 
     if isinstance(seq_of_params, _TEXT_LIKE):
-        raise ProgrammingError("execute_many needs a sequence of parameter sets")
+        raise BadCallError("execute_many needs a sequence of parameter sets")
     sets: list[Any] = []
     reals: list[int | list[Any]] = []
     by_types: dict[tuple[type, ...], int | list[Any]] = {}  # sets mostly share their types
@@ -202,7 +202,7 @@ def _js_param_sets(seq_of_params: Sequence[Params]) -> tuple[Any, Any]:
         if kind is list or kind is tuple:  # the usual case, without the slower checks below
             values = p
         elif isinstance(p, _TEXT_LIKE):
-            raise ProgrammingError("each parameter set must be a sequence or mapping")
+            raise BadCallError("each parameter set must be a sequence or mapping")
         elif isinstance(p, Mapping):
             sets.append(p)
             reals.append(_real_keys((str(k), type(v)) for k, v in p.items()))
@@ -211,7 +211,7 @@ def _js_param_sets(seq_of_params: Sequence[Params]) -> tuple[Any, Any]:
             try:
                 values = list(p)
             except TypeError:
-                raise ProgrammingError(
+                raise BadCallError(
                     "each parameter set must be a sequence or mapping") from None
         sets.append(values)
         types = tuple(map(type, values))
@@ -460,7 +460,7 @@ class PyodideConnection(Connection):
                     extended_code=int(code) or SQLITE_INTERRUPT)
             if kind == "sqlite" and code:
                 raise sqlite_error(str(message), int(code))
-            raise ProgrammingError(str(message))
+            raise BadCallError(str(message))
         (_, columns, rows, affected, lastrowid, was_in_tx, in_tx, changed, writes, ddl,
          rollback, fixups) = out
         self._in_tx = bool(in_tx)
@@ -640,12 +640,12 @@ class PyodideRuntime(Runtime):
     """Runs tabsqlite in a browser tab: sqlite-wasm's ``opfs`` VFS, shared by every tab."""
 
     name = "pyodide"
-    journal_mode = "delete"
-    #: The opfs VFS hands every page write to its I/O worker and waits for the answer (about
-    #: a millisecond each on a small machine), so a commit costs per page written. 16 KiB
+    #: Rollback journal (WAL needs shared memory the VFS lacks). The opfs VFS hands every
+    #: page write to its I/O worker and waits for the answer (about a millisecond each on
+    #: a small machine), so a commit costs per page written. 16 KiB
     #: pages halve the round trips of sqlite-wasm's default 8 KiB: a 5,000-row commit took
     #: 22 ms instead of 30, and 37 instead of 62 with a diff trigger (bench/, figure 6).
-    page_size = 16384
+    options = ConnectOptions(journal_mode="delete", page_size=16384)
 
     def __init__(self) -> None:
         self._glue = _glue()
@@ -677,7 +677,7 @@ class PyodideRuntime(Runtime):
             _, message, code, kind, *_ = out
             if kind == "sqlite" and code:
                 raise sqlite_error(f"cannot open {path}: {message}", int(code))
-            raise ProgrammingError(f"cannot open {path}: {message}")
+            raise BadCallError(f"cannot open {path}: {message}")
         handle = int(out[1])
         if not is_memory(path):  # held where the statements run (the database worker)
             label = f"{secrets.token_hex(4)}@{int(time.time() * 1000)}"

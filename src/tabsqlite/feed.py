@@ -1,0 +1,236 @@
+"""The change feed of one connection: :class:`ChangeFeed`.
+
+It publishes this connection's commits to its own subscribers and, over the runtime's
+transport, to the other connections on the file; it turns their messages into events; and
+its back-stop reads ``PRAGMA data_version`` to catch commits whose message was lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Protocol
+
+from .background import Background
+from .changes import ChangeEvent, ChangeHub, Subscription
+from .names import with_storage_views
+from .runtime import Transport
+from .signal_protocol import Receiver, encode_message
+
+__all__ = ["ChangeFeed", "VersionSource"]
+
+log = logging.getLogger("tabsqlite")
+_KICK_SPACING = 0.25  # a pause in messages that ends a burst (see the back-stop)
+_BURST = 256  # messages parsed per turn of the event loop; past that a flood is "unknown"
+
+
+class VersionSource(Protocol):
+    """Where the back-stop reads the file's version (the runner)."""
+
+    async def data_version(self) -> int | None:
+        """``PRAGMA data_version`` (``None`` once the database is closing)."""
+
+    def busy(self) -> bool:
+        """True while statements are running."""
+
+
+OpenTransport = Callable[[Callable[[str], None]], Awaitable[Transport]]
+
+
+class ChangeFeed:
+    """Committed changes, this connection's and the others', as a stream of events.
+
+    :param origin: this connection's id in change messages.
+    :param versions: where the back-stop reads ``PRAGMA data_version``.
+    :param background: where the feed's tasks run.
+    :param signal_check_interval: seconds between back-stop checks (0: no back-stop).
+    """
+
+    def __init__(
+        self,
+        origin: str,
+        versions: VersionSource,
+        background: Background,
+        signal_check_interval: float,
+    ) -> None:
+        self.origin = origin
+        self.hub = ChangeHub()
+        #: Decodes and checks the other connections' messages (its counters: diagnostics).
+        self.receiver = Receiver(origin)
+        #: The channel to the other connections (``None`` for a private database).
+        self.transport: Transport | None = None
+        self._versions = versions
+        self._background = background
+        self._interval = signal_check_interval
+        self._seq = 0
+        self._closing = False
+        self._data_version_seen = 0
+        self._heard = 0  # readable, in-sequence change messages from other connections
+        self._heard_any = 0  # every message that arrived, garbage included
+        self._burst = 0  # messages in this turn of the event loop
+        self._incoming: ChangeEvent | None = None  # what they said, merged
+        self._flush_scheduled = False
+        self._last_message: str | None = None
+        self._resend: asyncio.TimerHandle | None = None
+        self._kick = asyncio.Event()
+
+    async def start(self, open_transport: OpenTransport) -> None:
+        """Join the channel and start the back-stop.
+
+        :param open_transport: opens the transport, given the function that takes messages.
+        """
+        self.transport = await open_transport(self.on_message)
+        version = await self._versions.data_version()
+        self._data_version_seen = version or 0
+        if self._interval > 0:
+            self._background.spawn(self._back_stop())
+
+    def subscribe(self, tables: Iterable[str] | None) -> Subscription:
+        """A subscription to the changes of ``tables`` (``None``: every table).
+
+        :param tables: table names (any case).
+        """
+        return self.hub.subscribe(tables)
+
+    async def close(self) -> None:
+        """Stop: subscriptions end, the transport closes (call after the background tasks
+        are cancelled)."""
+        self._closing = True
+        if self._resend is not None:
+            self._resend.cancel()
+        self.hub.close()
+        if self.transport is not None:
+            await self.transport.close()
+
+    # -- this connection's commits ---------------------------------------------------------
+    async def committed(self, tables: frozenset[str]) -> None:
+        """Announce a commit of this connection.
+
+        :param tables: the tables the commit changed (lower-case).
+        """
+        tables = with_storage_views(tables)
+        self.hub.publish(ChangeEvent(tables, local=True))
+        if self.transport is not None:
+            self._seq += 1
+            message = encode_message(self.origin, self._seq, tables)
+            try:
+                await self.transport.send(message)
+            except Exception:  # receivers recover from a lost message
+                log.warning("tabsqlite: could not announce a change", exc_info=True)
+            self._schedule_resend(message)
+
+    def _schedule_resend(self, message: str) -> None:
+        """Send the last message again once commits pause: a receiver that got it drops the
+        copy as a duplicate; one that lost it (and would see no gap, since nothing follows)
+        gets it now. Costs one message per burst of commits."""
+        self._last_message = message
+        if self._resend is not None:
+            self._resend.cancel()
+        if self._interval > 0:
+            self._resend = asyncio.get_running_loop().call_later(
+                self._interval, self._resend_last)
+
+    def _resend_last(self) -> None:
+        self._resend = None
+        message, transport = self._last_message, self.transport
+        if message is not None and transport is not None and not self._closing:
+            self._background.spawn(transport.send(message))
+
+    # -- the others' commits -------------------------------------------------------------
+    def on_message(self, raw: object) -> None:
+        """One message from another connection. The work per message is small and bounded:
+        past ``_BURST`` messages in one turn of the event loop nothing more is parsed (the
+        burst counts as "unknown tables"), and one merged event is published per turn.
+
+        :param raw: the message as the transport received it.
+        """
+        if self._closing:
+            return
+        self._heard_any += 1
+        self._kick.set()
+        self._burst += 1
+        if self._burst > _BURST:
+            self._incoming = ChangeEvent(frozenset(), unknown=True, remote=True)
+            self.receiver.unreadable += 1
+        else:
+            decoded = self.receiver.receive(raw)
+            if decoded is None:
+                return
+            if decoded.unknown:
+                event = ChangeEvent(frozenset(), unknown=True, remote=True)
+            else:
+                self._heard += 1
+                event = ChangeEvent(with_storage_views(decoded.tables), remote=True)
+            self._incoming = event if self._incoming is None else self._incoming.merge(event)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_incoming)
+
+    def _flush_incoming(self) -> None:
+        self._flush_scheduled = False
+        self._burst = 0
+        event, self._incoming = self._incoming, None
+        if event is not None and not self._closing:
+            self.hub.publish(event)
+
+    def _unknown_change(self) -> None:
+        self.receiver.gaps += 1
+        self.hub.publish(ChangeEvent(frozenset(), unknown=True, remote=True))
+
+    async def _back_stop(self) -> None:
+        """Back-stop for lost messages: another connection committed, nobody told us.
+
+        After messages, ``PRAGMA data_version`` is read to note the versions they covered. A
+        burst shares one read, taken once messages pause for ``_KICK_SPACING`` s: under
+        contention every extra read queues for the database lock behind the writers (and a
+        lost message between two that came is a sequence gap, which the receiver reports;
+        a lost last one comes again, see ``_schedule_resend``). If the version moved while
+        no readable, in-sequence message came (only garbage, duplicates or forged numbers),
+        "unknown tables changed" is published. With no message for
+        ``signal_check_interval`` s, a changed version is waited on for a short grace and
+        then announced as "unknown tables changed".
+        """
+        loop = asyncio.get_running_loop()
+        interval = self._interval
+        grace = min(0.25, interval)
+        kick = self._kick
+        next_kick_read = 0.0
+        heard_at_read = self._heard
+        while True:
+            kicked = False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(kick.wait(), interval)
+                kicked = True
+            if kicked and loop.time() < next_kick_read:
+                # Wait for the burst to pause (no wake-up per message), but read at least
+                # once per interval while messages never stop.
+                give_up = loop.time() + max(interval, _KICK_SPACING)
+                while loop.time() < give_up:
+                    before = self._heard_any
+                    await asyncio.sleep(_KICK_SPACING)
+                    if self._heard_any == before:
+                        break
+            kick.clear()
+            if self._versions.busy() and not kicked:
+                continue
+            heard = self._heard
+            version = await self._versions.data_version()
+            if version is None:
+                return
+            if kicked:
+                next_kick_read = loop.time() + _KICK_SPACING
+                changed = version > self._data_version_seen
+                self._data_version_seen = max(self._data_version_seen, version)
+                if changed and heard == heard_at_read:  # nothing readable explains it
+                    self._unknown_change()
+                heard_at_read = heard  # (what came during the read counts for the next)
+                continue
+            heard_at_read = heard
+            if version <= self._data_version_seen:
+                continue
+            await asyncio.sleep(grace)  # its message may be on the way
+            self._data_version_seen = max(self._data_version_seen, version)
+            if self._heard == heard:
+                self._unknown_change()
