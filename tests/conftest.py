@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 import tabsqlite
+from tabsqlite.runtime import Runtime
+from tabsqlite.runtimes.fake import FakeRuntime
 
 HELPER = Path(__file__).with_name("proc_helper.py")
 
@@ -21,11 +23,28 @@ def db_path(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def open_db() -> AsyncIterator[Callable[..., Awaitable[tabsqlite.Database]]]:
-    """Open databases that are closed at the end of the test."""
+def runtime() -> Runtime | None:
+    """The runtime ``open_db`` uses (``None``: the default, CPython). A test module that
+    also runs on the fake runtime overrides it with :func:`both_runtimes`."""
+    return None
+
+
+@pytest.fixture(params=["cpython", "fake"])
+def both_runtimes(request: pytest.FixtureRequest) -> Runtime | None:
+    """The real runtime, then one FakeRuntime shared by every connection of the test: a
+    module runs its tests on both by defining ``runtime`` as this."""
+    return FakeRuntime() if request.param == "fake" else None
+
+
+@pytest.fixture
+async def open_db(
+    runtime: Runtime | None,
+) -> AsyncIterator[Callable[..., Awaitable[tabsqlite.Database]]]:
+    """Open databases (on the test's ``runtime``) that are closed at the end of the test."""
     opened: list[tabsqlite.Database] = []
 
     async def opener(path: str, **kwargs: Any) -> tabsqlite.Database:
+        kwargs.setdefault("runtime", runtime)
         db = await tabsqlite.open_database(path, **kwargs)
         opened.append(db)
         return db

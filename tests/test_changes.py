@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import tabsqlite
+from tabsqlite.runtime import Runtime
 
 
 async def next_within(iterator: Any, timeout: float = 3.0) -> Any:
@@ -22,6 +23,10 @@ async def assert_quiet(iterator: Any, seconds: float = 0.4) -> None:
     await asyncio.gather(task, return_exceptions=True)
     assert not done, f"expected no event, got {task.result() if done else None}"
 
+
+@pytest.fixture
+def runtime(both_runtimes: Runtime | None) -> Runtime | None:
+    return both_runtimes
 
 @pytest.fixture
 async def pair(db_path: str, open_db: Any) -> tuple[tabsqlite.Database, tabsqlite.Database]:

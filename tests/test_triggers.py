@@ -8,9 +8,14 @@ import pytest
 
 import bulk_load
 import tabsqlite
+from tabsqlite.runtime import Runtime
 
 ALL = {"INSERT": None, "UPDATE": None, "DELETE": None}
 
+
+@pytest.fixture
+def runtime(both_runtimes: Runtime | None) -> Runtime | None:
+    return both_runtimes
 
 @pytest.fixture
 async def db(db_path: str, open_db: Any) -> tabsqlite.Database:
@@ -349,3 +354,19 @@ async def test_close_drops_own_triggers(db_path: str, open_db: Any) -> None:
 async def test_bulk_load_in_one_statement(db_path: str, open_db: Any) -> None:
     db = await open_db(db_path)
     bulk_load.check(await bulk_load.load(db))
+
+
+async def test_compile_check_survives_trigger_churn(db_path: str, open_db: Any) -> None:
+    """Creating and dropping diff triggers on one table again and again: the compile check
+    (EXPLAIN of a write) once reused a cached statement SQLite 3.40 re-prepared after the
+    triggers changed, and the process crashed (segfault) reading its program."""
+    db = await open_db(db_path)
+    await db.execute("CREATE TABLE todos(id INTEGER PRIMARY KEY, title TEXT NOT NULL, "
+                     "done INTEGER DEFAULT 0)")
+    for i in range(60):
+        trigger = await db.triggers.create_diff_trigger(
+            source="todos", destination=f"d{i % 3}",
+            when={"INSERT": None, "UPDATE": "NEW.done IS NOT OLD.done", "DELETE": None})
+        await db.execute("INSERT INTO todos(title) VALUES (?)", [f"t{i}"])
+        await trigger.dispose()
+    assert (await db.get("SELECT count(*) AS n FROM todos"))["n"] == 60

@@ -87,6 +87,11 @@ class ChangeFeed:
         if self._interval > 0:
             self._background.spawn(self._back_stop())
 
+    @property
+    def messages_heard(self) -> int:
+        """Messages that arrived from other connections, garbage included (diagnostics)."""
+        return self._heard_any
+
     def subscribe(self, tables: Iterable[str] | None) -> Subscription:
         """A subscription to the changes of ``tables`` (``None``: every table).
 

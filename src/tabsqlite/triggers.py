@@ -570,8 +570,12 @@ class TriggerManager:
             "UPDATE": f"EXPLAIN UPDATE {table} SET {col} = {col}",
             "DELETE": f"EXPLAIN DELETE FROM {table}",
         }
+        # A fresh text each time: SQLite 3.40 (CPython's here) crashes stepping a cached
+        # EXPLAIN of a write that it re-prepares after the table's triggers changed
+        # (tests/test_triggers.py::test_compile_check_survives_trigger_churn).
+        fresh = f"\n-- {secrets.token_hex(8)}"
         for op in ops:
-            await tx.execute(statements[op])
+            await tx.execute(statements[op] + fresh)
 
     @staticmethod
     async def _ensure_registry(tx: Transaction) -> None:
