@@ -143,4 +143,5 @@ async def test_signal_faults_end_in_the_right_state(db_path: str, open_db: Any) 
                 break
     assert last == [{"n": 60}]
     assert all(count == 10 for count in faults.values()), faults
-    assert b.feed.receiver.unreadable >= 20 and b.feed.receiver.gaps >= 1 and b.feed.receiver.duplicates >= 10
+    seen = b.feed.receiver
+    assert seen.unreadable >= 20 and seen.gaps >= 1 and seen.duplicates >= 10

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from readme_blocks import README, blocks  # noqa: E402
+from readme_blocks import README, blocks
 
 
 def test_readme_has_the_blocks_it_promises() -> None:
@@ -30,7 +30,7 @@ async def test_python_blocks_run_in_order(tmp_path: Path, monkeypatch: pytest.Mo
     for block in blocks("python"):
         code = compile(block.code, f"{README.name}:{block.line}", "exec",
                        flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-        result = eval(code, namespace)  # noqa: S307 - the README's own code
+        result = eval(code, namespace)
         if result is not None:
             await result
     db = namespace["db"]

@@ -8,6 +8,7 @@ rows really changed, and ``in_transaction`` where a transaction ends.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -86,7 +87,7 @@ class CPythonConnection(Connection):
 
     def __init__(
         self,
-        executor: ThreadPoolExecutor,
+        executor: concurrent.futures.Executor,
         conn: sqlite3.Connection,
         path: str = ":memory:",
         options: ConnectOptions | None = None,
