@@ -34,6 +34,11 @@ class ChangeEvent:
     ``unknown`` means the tables are not known (a lost or unreadable signal): every
     listener must treat it as a change of every table. ``remote`` is true when (part of) the
     change was committed by another connection, ``local`` when by this one.
+
+    :param tables: the changed tables (lower-case; empty when ``unknown``).
+    :param unknown: the tables are not known.
+    :param remote: committed (partly) by another connection.
+    :param local: committed (partly) by this connection.
     """
 
     tables: frozenset[str]
@@ -48,7 +53,10 @@ class ChangeEvent:
         return not self.tables.isdisjoint(tables)
 
     def merge(self, other: ChangeEvent) -> ChangeEvent:
-        """One event standing for both."""
+        """One event standing for both.
+
+        :param other: the event merged into this one.
+        """
         return ChangeEvent(
             tables=self.tables | other.tables,
             unknown=self.unknown or other.unknown,

@@ -24,7 +24,7 @@ from .paths import is_memory, resolve_path
 from .queries import Queries
 from .retry import retry_while_busy
 from .runner import Runner
-from .runtime import Connection, ConnectOptions, Params, QueryResult, Runtime, Transport
+from .runtime import Connection, ConnectOptions, Params, Result, Runtime, Transport
 from .table_inference import infer_tables
 from .transactions import TransactionContext
 from .triggers import TriggerManager
@@ -167,7 +167,7 @@ class Database(Queries):
     # -- queries ------------------------------------------------------------------------------
     async def _query(
         self, sql: str, params: Params, many: bool, timeout: float | None = None
-    ) -> QueryResult:
+    ) -> Result:
         return await self._runner._query(sql, params, many, timeout)
 
     def write_transaction(self) -> TransactionContext:

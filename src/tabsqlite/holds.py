@@ -21,6 +21,8 @@ class MemoryHoldManager(HoldManager):
 
     Right for one process (every connection sees the same registry); several processes need
     an OS-level manager, since a hold here is invisible to other processes.
+
+    :param registry: the set of held names to share (``None``: one set for the process).
     """
 
     _shared: set[str] = set()

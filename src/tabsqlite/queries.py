@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import NotFoundError
-from .runtime import Params, QueryResult, Result
+from .runtime import Params, Result
 
 __all__ = ["Queries", "Result", "Row"]
 
@@ -20,7 +20,7 @@ class Queries(ABC):
     @abstractmethod
     async def _query(
         self, sql: str, params: Params, many: bool, timeout: float | None = None
-    ) -> QueryResult: ...
+    ) -> Result: ...
 
     async def execute(
         self, sql: str, params: Params = (), *, timeout: float | None = None

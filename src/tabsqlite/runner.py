@@ -24,7 +24,7 @@ from .errors import (
     TransactionStateError,
 )
 from .queries import Queries
-from .runtime import Connection, Params, QueryResult
+from .runtime import Connection, Params, Result
 
 __all__ = ["Runner", "TaskTransaction", "deadline", "remaining"]
 
@@ -37,7 +37,7 @@ class TaskTransaction(Protocol):
 
     async def _query(
         self, sql: str, params: Params, many: bool, timeout: float | None = None
-    ) -> QueryResult: ...
+    ) -> Result: ...
 
 
 #: The transaction the current task runs in, per runner (so ``db.execute`` inside
@@ -110,7 +110,7 @@ class Runner(Queries):
     # -- statements ----------------------------------------------------------------------------
     async def _query(
         self, sql: str, params: Params, many: bool, timeout: float | None = None
-    ) -> QueryResult:
+    ) -> Result:
         if self.closing:
             raise DatabaseClosedError(f"database {self.path!r} is closed")
         if self.conn.lost:  # fail now rather than queue behind a transaction that is gone
@@ -136,7 +136,7 @@ class Runner(Queries):
 
     async def _plain(
         self, sql: str, params: Params, many: bool, timeout: float | None
-    ) -> QueryResult:
+    ) -> Result:
         """A statement outside ``write_transaction``/``read_transaction`` (lock held). One
         that leaves a transaction open (``BEGIN``) makes its task that transaction's owner:
         only that task's plain statements run in it until it ends."""
@@ -182,7 +182,7 @@ class Runner(Queries):
 
     async def raw(
         self, sql: str, params: Params, many: bool, timeout: float | None = None
-    ) -> QueryResult:
+    ) -> Result:
         """Run a statement on the connection; the caller holds the lock."""
         if type(sql) is not str and not isinstance(sql, str):
             raise BadCallError(f"sql must be a str, not {type(sql).__name__}")

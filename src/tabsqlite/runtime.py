@@ -30,7 +30,6 @@ __all__ = [
     "HoldManager",
     "HoldTakenError",
     "Params",
-    "QueryResult",
     "Result",
     "Runtime",
     "Transport",
@@ -64,13 +63,12 @@ class Result:
         return [dict(zip(columns, row, strict=True)) for row in self.rows]
 
 
-#: The name the runtimes use for :class:`Result`.
-QueryResult = Result
-
-
 def ends_transaction(sql: str) -> bool:
     """True for COMMIT/END/ROLLBACK: a runtime waits for these and never interrupts them
-    (a half-done end of a transaction is worse than a late one)."""
+    (a half-done end of a transaction is worse than a late one).
+
+    :param sql: the statement.
+    """
     return sql.lstrip()[:8].upper().startswith(("COMMIT", "ROLLBACK", "END"))
 
 
@@ -120,26 +118,32 @@ class Connection(ABC):
     @abstractmethod
     async def execute(
         self, sql: str, params: Params = (), timeout: float | None = None
-    ) -> QueryResult:
+    ) -> Result:
         """Run one statement; raise a :class:`~tabsqlite.DatabaseError` on failure.
 
-        ``timeout``: seconds this call may take, waiting for the database lock included;
-        past it the statement is stopped in SQLite and
-        :class:`~tabsqlite.QueryTimeoutError` is raised (``None``: no limit).
+        :param sql: one statement.
+        :param params: its values (a sequence, or a mapping for ``:name`` placeholders).
+        :param timeout: seconds this call may take, waiting for the database lock
+            included; past it the statement is stopped in SQLite and
+            :class:`~tabsqlite.QueryTimeoutError` is raised (``None``: no limit).
         """
 
     @abstractmethod
     async def execute_many(
         self, sql: str, seq_of_params: Sequence[Params], timeout: float | None = None
-    ) -> QueryResult:
-        """Run one statement once for each parameter set, in one call (``timeout``: see
-        :meth:`execute`)."""
+    ) -> Result:
+        """Run one statement once for each parameter set, in one call.
+
+        :param sql: one statement.
+        :param seq_of_params: one sequence or mapping of values per run.
+        :param timeout: seconds for the whole call (see :meth:`execute`).
+        """
 
     def __init__(self) -> None:
         #: Inside a transaction as of the last call's end (kept by the runtime's calls).
         self._in_tx = False
         #: The result of a statement whose call was cancelled (see take_late_result).
-        self._late: QueryResult | None = None
+        self._late: Result | None = None
 
     @property
     def in_transaction(self) -> bool:
@@ -152,7 +156,7 @@ class Connection(ABC):
         :class:`~tabsqlite.ConnectionLostError`)."""
         return False
 
-    def take_late_result(self) -> QueryResult | None:
+    def take_late_result(self) -> Result | None:
         """The result of a statement that completed although its call was cancelled (once),
         else ``None``."""
         late, self._late = self._late, None
@@ -227,8 +231,11 @@ class Runtime(ABC):
 
     @abstractmethod
     async def delete_database_files(self, path: str, lock_timeout: float = 10.0) -> None:
-        """Remove the database file, its ``-journal``/``-wal``/``-shm`` and runtime files
-        (waiting at most ``lock_timeout`` seconds for the database lock where there is one)."""
+        """Remove the database file, its ``-journal``/``-wal``/``-shm`` and runtime files.
+
+        :param path: the canonical path of the database.
+        :param lock_timeout: seconds to wait for the database lock, where there is one.
+        """
 
     @abstractmethod
     async def open_transport(self, channel: str, deliver: Callable[[str], None]) -> Transport:

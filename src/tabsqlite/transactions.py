@@ -16,13 +16,19 @@ from .errors import (
 )
 from .queries import Queries
 from .runner import Runner, TaskTransaction
-from .runtime import Params, QueryResult
+from .runtime import Params, Result
 
 __all__ = ["Transaction", "TransactionContext"]
 
 
 class Transaction(Queries):
-    """An open transaction. Queries run inside it; it ends when its ``async with`` ends."""
+    """An open transaction. Queries run inside it; it ends when its ``async with`` ends.
+
+    Made by :meth:`Database.write_transaction` / :meth:`Database.read_transaction`:
+
+    :param runner: the database's runner (its lock is held for the whole transaction).
+    :param write: a write transaction (True) or a read-only one (False).
+    """
 
     def __init__(self, runner: Runner, write: bool) -> None:
         self._runner = runner
@@ -33,7 +39,7 @@ class Transaction(Queries):
 
     async def _query(
         self, sql: str, params: Params, many: bool, timeout: float | None = None
-    ) -> QueryResult:
+    ) -> Result:
         if not self.active:
             raise TransactionEndedError("the transaction has ended")
         runner = self._runner

@@ -131,7 +131,12 @@ def _check_when(when: object) -> dict[str, str | None]:
 
 class DiffContext:
     """What a :func:`track_table_diff` callback gets: the pending diff, inside the write
-    transaction that will clear it."""
+    transaction that will clear it.
+
+    :param tx: the write transaction that clears the rows once the callback returns.
+    :param destination: the diff view's name.
+    :param rows: the pending diff rows, oldest first.
+    """
 
     def __init__(self, tx: Transaction, destination: str, rows: list[Row]) -> None:
         #: The transaction; write to your own tables through it.
@@ -160,7 +165,11 @@ class DiffContext:
 
     async def with_diff(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
                         ) -> list[Row]:
-        """Run ``sql`` with the pending diff available as the CTE ``DIFF``."""
+        """Run ``sql`` with the pending diff available as the CTE ``DIFF``.
+
+        :param sql: a query that reads ``DIFF`` (it may start with its own ``WITH``).
+        :param params: its values.
+        """
         cte = f"DIFF AS ({self.diff_sql()})"
         stripped = sql.lstrip()
         if stripped[:4].upper() == "WITH" and stripped[4:5].isspace():
@@ -175,7 +184,18 @@ class DiffContext:
 
 
 class DiffTrigger:
-    """A managed diff trigger; :meth:`dispose` drops its triggers, view and table."""
+    """A managed diff trigger; :meth:`dispose` drops its triggers, view and table.
+
+    Made by :meth:`TriggerManager.create_diff_trigger`:
+
+    :param manager: the manager that made it.
+    :param trigger_id: its id (in its trigger names and in the registry).
+    :param source: the table it tracks.
+    :param destination: the diff view.
+    :param trigger_names: the SQLite triggers it consists of.
+    :param persisted: True if the triggers and tables are in the file (not TEMP).
+    :param hold: the hold that guards it (``None`` for a temporary trigger).
+    """
 
     def __init__(
         self,
@@ -253,7 +273,14 @@ async def _registry_exists(tx: Queries) -> bool:
 
 class TableDiffTracker:
     """Calls ``on_change(ctx)`` with pending diffs after relevant commits; see
-    :meth:`TriggerManager.track_table_diff`. Stop it with :meth:`close`."""
+    :meth:`TriggerManager.track_table_diff`. Stop it with :meth:`close`.
+
+    :param runner: where the diff is read and cleared.
+    :param feed: the change feed that says when the diff table changed.
+    :param trigger: the diff trigger it reads.
+    :param on_change: the async callback, given a :class:`DiffContext`.
+    :param throttle_ms: the least time between two calls, in milliseconds.
+    """
 
     def __init__(
         self,
@@ -425,9 +452,17 @@ class TriggerManager:
         newest rows are used again), ``id`` (the row's ``id_column``), ``operation``,
         ``timestamp`` (ISO 8601 UTC, ms), ``value`` (JSON of ``columns`` of NEW, or OLD for
         DELETE; all columns when ``None``, ``{}`` for ``[]``) and ``previous_value`` (JSON of
-        OLD, UPDATE only). ``before_create(tx)`` runs in the same transaction just before
-        the triggers exist (e.g. to snapshot the table). ``persisted=None`` picks the
-        runtime's default (see :attr:`default_persisted`).
+        OLD, UPDATE only).
+
+        :param source: the table to track.
+        :param destination: the name of the new diff view.
+        :param when: the operations to track, each with a condition or ``None``.
+        :param columns: the columns recorded in ``value`` (``None``: all).
+        :param id_column: the column recorded as ``id`` (``"rowid"`` works too).
+        :param persisted: keep the triggers and tables in the file, where every connection
+            writes through them (``None``: :attr:`default_persisted`).
+        :param before_create: ``async def before_create(tx)``, run in the same transaction
+            just before the triggers exist (e.g. to snapshot the table).
         """
         runner = self._runner
         runner.check_open()
@@ -516,6 +551,16 @@ class TriggerManager:
         ``on_change`` runs inside a write transaction that also clears the rows it was
         given, so each diff row is delivered once; if it raises, nothing is cleared and the
         rows are offered again after the next change.
+
+        :param source: the table to track.
+        :param when: the operations to track, each with a condition or ``None`` (see
+            :meth:`create_diff_trigger`).
+        :param on_change: ``async def on_change(ctx: DiffContext)``.
+        :param columns: the columns recorded (``None``: all).
+        :param id_column: the column recorded as the row's ``id``.
+        :param persisted: keep the trigger in the file (``None``: the default, see
+            :attr:`default_persisted`).
+        :param throttle_ms: the least time between two calls, in milliseconds.
         """
         if not callable(on_change):
             raise BadCallError("on_change must be an async callable")

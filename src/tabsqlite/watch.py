@@ -69,7 +69,13 @@ class ChangeStream(_Closing):
 
 @dataclass(frozen=True, slots=True)
 class WatchDiff:
-    """One step of a differential watch: what changed since the previous result."""
+    """One step of a differential watch: what changed since the previous result.
+
+    :param added: rows whose key is new.
+    :param removed: rows whose key is gone.
+    :param updated: rows whose key stayed and whose values changed (as they are now).
+    :param rows: the whole result.
+    """
 
     added: list[Row] = field(default_factory=list)
     removed: list[Row] = field(default_factory=list)

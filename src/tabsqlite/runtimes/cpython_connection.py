@@ -28,7 +28,7 @@ from ..runtime import (
     Connection,
     ConnectOptions,
     Params,
-    QueryResult,
+    Result,
     ends_transaction,
     wait_out,
 )
@@ -133,8 +133,8 @@ class CPythonConnection(Connection):
 
     # -- running calls ----------------------------------------------------------------------
     async def _call(
-        self, fn: Callable[[], QueryResult], timeout: float | None, interruptible: bool
-    ) -> QueryResult:
+        self, fn: Callable[[], Result], timeout: float | None, interruptible: bool
+    ) -> Result:
         """Run ``fn`` in the connection's thread. A cancelled or timed-out call interrupts
         the statement and waits for the thread: nothing runs on after the call returns."""
         if self._closed:
@@ -174,7 +174,7 @@ class CPythonConnection(Connection):
 
     def _run(
         self, sql: str, run: Callable[[], sqlite3.Cursor], param_sets: Sequence[Params]
-    ) -> QueryResult:
+    ) -> Result:
         for params in param_sets:  # (sqlite3 would report such a value with the
             reason = _unbindable(params)  # connection's previous error, see _unbindable)
             if reason is not None:
@@ -216,11 +216,11 @@ class CPythonConnection(Connection):
         )
         columns = tuple(d[0] for d in cursor.description) if cursor.description else ()
         lastrowid = cursor.lastrowid
-        return QueryResult(columns, rows, cursor.rowcount, lastrowid, committed)
+        return Result(columns, rows, cursor.rowcount, lastrowid, committed)
 
     async def execute(
         self, sql: str, params: Params = (), timeout: float | None = None
-    ) -> QueryResult:
+    ) -> Result:
         return await self._call(
             lambda: self._run(sql, lambda: self._conn.execute(sql, params), (params,)),
             timeout, not ends_transaction(sql),
@@ -228,7 +228,7 @@ class CPythonConnection(Connection):
 
     async def execute_many(
         self, sql: str, seq_of_params: Sequence[Params], timeout: float | None = None
-    ) -> QueryResult:
+    ) -> Result:
         return await self._call(
             lambda: self._run(
                 sql, lambda: self._conn.executemany(sql, seq_of_params), seq_of_params),

@@ -24,7 +24,7 @@ from typing import Any
 from ..errors import SQLITE_BUSY, BusyError
 from ..holds import MemoryHoldManager
 from ..paths import is_memory
-from ..runtime import Connection, ConnectOptions, HoldManager, Params, QueryResult, Runtime
+from ..runtime import Connection, ConnectOptions, HoldManager, Params, Result, Runtime
 from ..runtime import Transport as TransportBase
 from .cpython_connection import CPythonConnection, translate_error
 
@@ -69,7 +69,7 @@ class _FakeConnection(Connection):
     def in_transaction(self) -> bool:
         return self._inner.in_transaction
 
-    def take_late_result(self) -> QueryResult | None:
+    def take_late_result(self) -> Result | None:
         return self._inner.take_late_result()
 
     async def _enter(self, timeout: float | None) -> None:
@@ -93,7 +93,7 @@ class _FakeConnection(Connection):
 
     async def execute(
         self, sql: str, params: Params = (), timeout: float | None = None
-    ) -> QueryResult:
+    ) -> Result:
         await self._enter(timeout)
         try:
             return await self._inner.execute(sql, params, timeout)
@@ -102,7 +102,7 @@ class _FakeConnection(Connection):
 
     async def execute_many(
         self, sql: str, seq_of_params: Sequence[Params], timeout: float | None = None
-    ) -> QueryResult:
+    ) -> Result:
         await self._enter(timeout)
         try:
             return await self._inner.execute_many(sql, seq_of_params, timeout)

@@ -38,7 +38,7 @@ from ..runtime import (
     HoldManager,
     HoldTakenError,
     Params,
-    QueryResult,
+    Result,
     Runtime,
     Transport,
     ends_transaction,
@@ -339,7 +339,7 @@ class PyodideConnection(Connection):
 
     async def _run_locked(
         self, request: Any, waited_ms: int | None = None, call_timeout: bool = False
-    ) -> QueryResult:
+    ) -> Result:
         """Wait for a statement the shim runs inside the Web Lock, and take its result."""
         try:
             raw = await request.promise
@@ -401,7 +401,7 @@ class PyodideConnection(Connection):
             self._mark_lost()
         return self._lost
 
-    def _locked_result(self, raw: Any) -> QueryResult:
+    def _locked_result(self, raw: Any) -> Result:
         try:
             return self._result(raw)
         finally:
@@ -425,7 +425,7 @@ class PyodideConnection(Connection):
             self._keys[sig] = key
         return key
 
-    def _result(self, raw: Any, statement_id: int = 0) -> QueryResult:
+    def _result(self, raw: Any, statement_id: int = 0) -> Result:
         """Turn the shim's answer into a result (or raise), tracking the transaction state.
         ``statement_id``: the call went by key (its answer may be a number)."""
         if type(raw) is int:  # (rowid * 32 + rows affected + 1) * 8 + flags, see shim.mjs
@@ -433,7 +433,7 @@ class PyodideConnection(Connection):
             committed = self._tracker.statement_done(
                 self._keyed_facts[statement_id], raw & 4 == 4, raw & 1 == 1, in_tx
             )
-            return QueryResult((), [], ((raw >> 3) & 31) - 1, raw >> 8, committed)
+            return Result((), [], ((raw >> 3) & 31) - 1, raw >> 8, committed)
         if type(raw) is str:  # a statement without result columns: the string form
             _, affected, rowid, flags_text, facts = raw.split(_SEP, 4)
             flags = int(flags_text)
@@ -446,7 +446,7 @@ class PyodideConnection(Connection):
             committed = self._tracker.statement_done(
                 info, bool(flags & 4), bool(flags & 1), in_tx
             )
-            return QueryResult((), [], int(affected), int(rowid), committed)
+            return Result((), [], int(affected), int(rowid), committed)
         out = raw.to_py()
         if out[0] == 0:
             _, message, code, kind, was_in_tx, in_tx = out
@@ -471,7 +471,7 @@ class PyodideConnection(Connection):
             info, rows_changed=bool(changed), was_in_transaction=bool(was_in_tx),
             in_transaction=self._in_tx,
         )
-        return QueryResult(
+        return Result(
             tuple(columns), [tuple(row) for row in rows], int(affected),
             int(lastrowid) if lastrowid is not None else None, committed,
         )
@@ -484,7 +484,7 @@ class PyodideConnection(Connection):
 
     async def execute(
         self, sql: str, params: Params = (), timeout: float | None = None
-    ) -> QueryResult:
+    ) -> Result:
         if self._closed or self._lost:
             self._check_usable()
         if timeout is not None:
@@ -524,7 +524,7 @@ class PyodideConnection(Connection):
 
     async def execute_many(
         self, sql: str, seq_of_params: Sequence[Params], timeout: float | None = None
-    ) -> QueryResult:
+    ) -> Result:
         if self._closed or self._lost:
             self._check_usable()
         if timeout is not None:
@@ -544,7 +544,7 @@ class PyodideConnection(Connection):
             if not self._in_tx:
                 self._release()
 
-    async def _timed(self, sql: str, params: Any, many: bool, timeout: float) -> QueryResult:
+    async def _timed(self, sql: str, params: Any, many: bool, timeout: float) -> Result:
         """A call with a time limit: the lock wait gets at most ``timeout``, and the shim
         stops the statement (its progress handler checks the deadline) once it is past."""
         ms = max(0, int(timeout * 1000))
