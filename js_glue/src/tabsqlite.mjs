@@ -69,9 +69,11 @@ async function startWorkerTab(options) {
 // The page's side of the database worker (main-thread mode). Calls go as messages; the
 // worker takes the database's Web Lock itself, so its death frees the lock at once. The
 // page sees the death through the worker's "alive" lock: every pending call then fails
-// with WORKER_STOPPED within moments, handles of the dead worker keep failing that way,
-// and the next open starts a new worker.
-const WORKER_STOPPED = "tabsqlite: the database worker stopped";
+// with a WORKER_STOPPED error within moments, handles of the dead worker keep failing that
+// way, and the next open starts a new worker. Python knows that error by its name.
+const WORKER_STOPPED = "TabsqliteWorkerStopped";
+const workerStopped = () =>
+  Object.assign(new Error("the database worker stopped"), { name: WORKER_STOPPED });
 const HANDLE_OPS = new Set(["exec", "execMany", "close", "unlock", "presence"]);
 
 function databaseWorker(options) {
@@ -102,7 +104,7 @@ function databaseWorker(options) {
 
   function gone(w) {
     w.dead = true;
-    for (const p of w.pending.values()) p.reject(new Error(WORKER_STOPPED));
+    for (const p of w.pending.values()) p.reject(workerStopped());
     w.pending.clear();
     if (current === w) current = null;
   }
@@ -111,7 +113,7 @@ function databaseWorker(options) {
     const id = nextId++;
     const promise = new Promise((resolve, reject) => {
       if (w.dead) {
-        reject(new Error(WORKER_STOPPED));
+        reject(workerStopped());
         return;
       }
       w.pending.set(id, { resolve, reject });
@@ -145,7 +147,7 @@ function databaseWorker(options) {
       }
       if (target.w.dead) {
         if (op === "close" || op === "unlock") return Promise.resolve(undefined);
-        return Promise.reject(new Error(WORKER_STOPPED));
+        return Promise.reject(workerStopped());
       }
       const { id, promise } = send(target.w, op, [target.handle, ...args.slice(1)]);
       if (op !== "close") calls.set(args[0], { w: target.w, id });
@@ -170,7 +172,7 @@ function databaseWorker(options) {
   function locked(op, ...args) {
     const target = handles.get(args[0]);
     if (!target || target.w.dead) {
-      const promise = Promise.reject(new Error(target ? WORKER_STOPPED : "the connection is closed"));
+      const promise = Promise.reject(target ? workerStopped() : new Error("the connection is closed"));
       return { promise, cancel: async () => undefined };
     }
     let settled = false;

@@ -18,7 +18,7 @@ import asyncio
 import concurrent.futures
 import itertools
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from ..errors import SQLITE_BUSY, BusyError
@@ -91,23 +91,30 @@ class _FakeConnection(Connection):
                 file.owner = None
                 file.freed.notify_all()
 
+    async def _locked(
+        self, call: Coroutine[Any, Any, Result], timeout: float | None
+    ) -> Result:
+        """Run ``call`` (an inner connection's call, not yet started) under the lock."""
+        try:
+            await self._enter(timeout)
+        except BaseException:
+            call.close()  # a coroutine that never ran
+            raise
+        try:
+            return await call
+        finally:
+            await asyncio.shield(self._leave())
+
     async def execute(
         self, sql: str, params: Params = (), timeout: float | None = None
     ) -> Result:
-        await self._enter(timeout)
-        try:
-            return await self._inner.execute(sql, params, timeout)
-        finally:
-            await asyncio.shield(self._leave())
+        return await self._locked(self._inner.execute(sql, params, timeout), timeout)
 
     async def execute_many(
         self, sql: str, seq_of_params: Sequence[Params], timeout: float | None = None
     ) -> Result:
-        await self._enter(timeout)
-        try:
-            return await self._inner.execute_many(sql, seq_of_params, timeout)
-        finally:
-            await asyncio.shield(self._leave())
+        return await self._locked(
+            self._inner.execute_many(sql, seq_of_params, timeout), timeout)
 
     async def close(self) -> None:
         try:

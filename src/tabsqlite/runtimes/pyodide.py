@@ -300,6 +300,7 @@ class PyodideConnection(Connection):
         self._locked_exec: Any = glue.lockedExec
         self._locked_args: Any = glue.lockedExecArgs
         self._locked_many: Any = glue.lockedExecMany
+        # The name of the error a dead database worker's calls fail with (main-thread mode).
         self._stopped = str(getattr(glue, "workerStopped", "")) or None
         self._lost = False
         self._lock_name = lock_name
@@ -361,7 +362,7 @@ class PyodideConnection(Connection):
     def _call_failed(self, error: Exception) -> Exception:
         """A call's promise rejected: the database worker died (the connection is lost:
         its lock went with the worker), or some other JS failure."""
-        if self._stopped is not None and self._stopped in str(error):
+        if self._stopped is not None and getattr(error, "name", None) == self._stopped:
             self._mark_lost()
             return ConnectionLostError(
                 "the tab's database worker stopped: this connection is lost; open the "
