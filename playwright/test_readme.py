@@ -13,6 +13,8 @@ from playwright.async_api import BrowserContext
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from readme_blocks import blocks
 
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
 
 @pytest.mark.parametrize("mode", ["worker", "main"])
 async def test_python_blocks_run_in_a_tab(open_tabs: Any, mode: str) -> None:
