@@ -11,7 +11,7 @@ from pyodide.code import run_js
 
 # The raw baseline opens its file like the library does: same VFS, flags and page size.
 from tabsqlite.runtimes.pyodide import PyodideRuntime
-PAGE_SIZE = PyodideRuntime.page_size or 0  # 0: sqlite-wasm's default
+PAGE_SIZE = PyodideRuntime.options.page_size or 0  # 0: sqlite-wasm's default
 js_open_raw = run_js('''(sqlite3, path, pageSize) => {
   const db = new sqlite3.oo1.DB({filename: 'file:' + path + '?vfs=opfs&opfs-unlock-asap=1',
                                  flags: 'c'});
