@@ -1,5 +1,5 @@
 """Every code block of README.md runs: the Python ones here, in order, in one namespace (the
-browser tab runs them too: playwright/test_readme.py); the shell ones name the project's
+browser tab runs them too: playwright/test_tab_readme.py); the shell ones name the project's
 scripts."""
 
 from __future__ import annotations
