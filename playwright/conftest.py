@@ -50,6 +50,14 @@ def server_url(wheels: Path) -> Any:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def plain_server_url(wheels: Path) -> Any:
+    """The harness served without COOP/COEP (no SharedArrayBuffer), as most static hosts do."""
+    server = DevServer(HARNESS, ROOT / "js_glue", wheels, isolated=False).start()
+    yield server.url
+    server.stop()
+
+
 @pytest_asyncio.fixture(loop_scope="session", scope="session")
 async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as p:
@@ -77,14 +85,15 @@ async def open_tabs(
     """Open tabs (pages of one context) and wait until each has tabsqlite ready."""
     tabs: list[Tab] = []
 
-    async def opener(count: int, mode: str = "worker", query: str = "") -> list[Tab]:
+    async def opener(count: int, mode: str = "worker", query: str = "",
+                     base: str | None = None) -> list[Tab]:
         new = []
         for _ in range(count):
             page = await context.new_page()
             tab = Tab(page, f"tab{len(tabs)}")
             tabs.append(tab)
             new.append(tab)
-            await page.goto(f"{server_url}/?mode={mode}{query}")
+            await page.goto(f"{base or server_url}/?mode={mode}{query}")
         await asyncio.gather(*(t.ready() for t in new))
         return new
 

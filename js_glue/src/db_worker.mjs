@@ -7,6 +7,7 @@
 // life, and the page's own request for it is granted only when the worker is gone.
 import sqlite3InitModule from "../node_modules/@sqlite.org/sqlite-wasm/dist/index.mjs";
 import { createShim } from "./shim.mjs";
+import { chooseVfs } from "./tabvfs.mjs";
 
 let shim = null;
 let startPromise = null;
@@ -20,12 +21,12 @@ const requests = new Map();
 
 async function start(init) {
   const sqlite3 = await sqlite3InitModule({ print: () => {}, printErr: (...a) => console.warn(...a) });
-  const vfs = init.vfs || "opfs";
+  const { vfs, tabvfs } = await chooseVfs(sqlite3, init.vfs);
   const vfsList = sqlite3.capi.sqlite3_js_vfs_list();
   if (vfs !== "memdb" && !vfsList.includes(vfs)) {
     throw new Error(`sqlite-wasm has no '${vfs}' VFS here (have: ${vfsList.join(", ")})`);
   }
-  shim = createShim(sqlite3, { vfs, unlockAsap: init.unlockAsap ?? true, interrupts });
+  shim = createShim(sqlite3, { vfs, tabvfs, unlockAsap: init.unlockAsap ?? true, interrupts });
   if (init.aliveLock) {
     await new Promise((held) => {
       navigator.locks.request(init.aliveLock, () => {

@@ -6,6 +6,7 @@
 import sqlite3InitModule from "../node_modules/@sqlite.org/sqlite-wasm/dist/index.mjs";
 import { loadPyodide } from "../node_modules/pyodide/pyodide.mjs";
 import { createShim } from "./shim.mjs";
+import { chooseVfs } from "./tabvfs.mjs";
 import { coordination } from "./coordination.mjs";
 import { toPlain } from "./convert.mjs";
 import { fetchWheel, installWheel } from "./install.mjs";
@@ -19,13 +20,13 @@ async function start(init) {
   const wheel = fetchWheel(init.wheelURL); // in flight while sqlite-wasm and Pyodide load
   const sqlite3 = await sqlite3InitModule({ print: () => {}, printErr: (...a) => console.warn(...a) });
   timings.sqliteReady = now();
+  const { vfs, tabvfs } = await chooseVfs(sqlite3, init.vfs);
   const vfsList = sqlite3.capi.sqlite3_js_vfs_list();
-  const vfs = init.vfs || "opfs";
   if (vfs !== "memdb" && !vfsList.includes(vfs)) {
     throw new Error(`sqlite-wasm has no '${vfs}' VFS here (have: ${vfsList.join(", ")}); ` +
       "the page must be served with COOP/COEP headers for 'opfs'");
   }
-  const shim = createShim(sqlite3, { vfs, unlockAsap: init.unlockAsap ?? true });
+  const shim = createShim(sqlite3, { vfs, tabvfs, unlockAsap: init.unlockAsap ?? true });
   pyodide = await loadPyodide({ indexURL: new URL("../node_modules/pyodide/", import.meta.url).href });
   timings.pyodideReady = now();
   await installWheel(pyodide, await wheel, init.micropipURL);

@@ -23,6 +23,7 @@
 // number when it fits (see compact()) and Python already has the statement's facts; else
 // one of the forms above.
 import { runLocked } from "./coordination.mjs";
+import { VFS_NAME } from "./tabvfs.mjs";
 
 const AUTH = {
   CREATE_TABLE: 2, CREATE_TEMP_TABLE: 4, DELETE: 9, DROP_TABLE: 11, DROP_TEMP_TABLE: 13,
@@ -79,7 +80,9 @@ function hasTrailingStatement(rest) {
 
 // `interrupts`: an Int32Array over a SharedArrayBuffer (main-thread mode, where the page
 // can write while this thread runs a statement): a call whose id is stored in it stops.
-export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupts = null } = {}) {
+// `tabvfs`: tabsqlite's own VFS (tabvfs.mjs), when installed; used for vfs "tabsqlite".
+export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupts = null,
+                                      tabvfs = null } = {}) {
   const capi = sqlite3.capi;
   // The raw exports for the hot integer-only calls (no argument-conversion wrapper).
   const raw = sqlite3.wasm.exports;
@@ -121,8 +124,11 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
       filename = "file:" + encodeURI(path) + (flags.length ? "?" + flags.join("&") : "");
     }
     const db = new sqlite3.oo1.DB({ filename, flags: "c" });
+    const onTabVfs = useVfs === VFS_NAME && path !== ":memory:";
+    if (onTabVfs) db.exec("PRAGMA temp_store=MEMORY"); // (the VFS opens no temporary files)
     const conn = { db, ptr: db.pointer, cache: new Map(), collect: null, collecting: false,
-                   ids: new Map(), texts: [], deadline: Infinity, expired: false, callId: 0 };
+                   ids: new Map(), texts: [], deadline: Infinity, expired: false, callId: 0,
+                   path: onTabVfs ? path : null };
     capi.sqlite3_set_authorizer(conn.ptr, authorizer(conn), 0);
     // A statement past its call's deadline is stopped (SQLITE_INTERRUPT): nothing else can
     // run in this thread while it does, so it has to look at the clock itself.
@@ -493,12 +499,23 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
   }
 
   return {
+    // On tabsqlite's VFS the file's handles are opened first (asynchronously): then the
+    // answer is a promise of the same.
     open(path, options) {
-      try {
-        return [1, open(path, options || {})];
-      } catch (e) {
-        return errorResult(null, e, false);
-      }
+      const opts = options || {};
+      const attempt = () => {
+        try {
+          return [1, open(path, opts)];
+        } catch (e) {
+          return errorResult(null, e, false);
+        }
+      };
+      if (tabvfs === null || (opts.vfs || vfs) !== VFS_NAME || path === ":memory:") return attempt();
+      return tabvfs.prepare(path).then(() => {
+        const out = attempt();
+        if (out[0] !== 1) tabvfs.release(path);
+        return out;
+      }, (e) => errorResult(null, e, false));
     },
     // `reals`: the REAL keys of the parameters (see isReal); `execArgs` takes them first,
     // then the parameters as plain arguments.
@@ -544,6 +561,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
       for (const { stmt } of conn.cache.values()) stmt.finalize();
       conn.cache.clear();
       conn.db.close();
+      if (conn.path !== null) tabvfs.release(conn.path);
     },
     // failNext(code, message): the next statement fails with that SQLite result code (e.g.
     // 13 SQLITE_FULL, 3 SQLITE_PERM); failNext(0, message): the next deleteFiles throws.
@@ -555,6 +573,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
         const f = faults.shift();
         throw new DOMException(f.message, "QuotaExceededError");
       }
+      if (tabvfs !== null) tabvfs.forget(path); // (its handles would keep the files)
       const removed = [];
       for (const suffix of ["", "-journal", "-wal", "-shm"]) {
         if (await removeOpfsFile(path + suffix)) removed.push(path + suffix);
@@ -564,6 +583,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
     vfsList() {
       return capi.sqlite3_js_vfs_list();
     },
+    vfs, // the VFS connections open on unless told otherwise
     vfsReady() {
       return true;
     },

@@ -49,10 +49,12 @@ class _Handler(SimpleHTTPRequestHandler):
     mounts: Mapping[str, Path] = {}
     wheels: Path = Path()
     quiet = True
+    isolated = True
 
     def end_headers(self) -> None:
-        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
-        self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+        if self.isolated:
+            self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+            self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
         self.send_header("Cross-Origin-Resource-Policy", "same-origin")
         self.send_header("Cache-Control", "no-store")
         super().end_headers()
@@ -98,14 +100,25 @@ class _Handler(SimpleHTTPRequestHandler):
 
 
 class DevServer:
-    """The server in a background thread (used by the tests and benchmarks)."""
+    """The server in a background thread (used by the tests and benchmarks).
+
+    :param site: the folder served at ``/``.
+    :param glue: the ``js_glue`` folder, served at ``/js_glue/``.
+    :param wheels: the folder of wheels, served at ``/wheels/``.
+    :param host: the address to listen on.
+    :param port: the port (0: any free one).
+    :param quiet: do not log requests.
+    :param isolated: send COOP/COEP (cross-origin isolation, SharedArrayBuffer); tabsqlite's
+        own VFS works without, sqlite-wasm's ``opfs`` VFS does not.
+    """
 
     def __init__(self, site: Path, glue: Path, wheels: Path, host: str = "127.0.0.1",
-                 port: int = 0, quiet: bool = True) -> None:
+                 port: int = 0, quiet: bool = True, isolated: bool = True) -> None:
         handler = type("Handler", (_Handler,), {
             "mounts": {"/js_glue/": glue, "/wheels/": wheels, "/": site},
             "wheels": wheels,
             "quiet": quiet,
+            "isolated": isolated,
         })
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True

@@ -669,8 +669,16 @@ class PyodideRuntime(Runtime):
                             extended_code=SQLITE_BUSY)
         try:
             opened = glue.open(path)
-            if str(glue.mode) == "main":
-                opened = await opened
+            if getattr(opened, "then", None) is not None:  # main mode, or the tabsqlite VFS
+                try:  # opening the file's handles first: a promise
+                    opened = await asyncio.shield(asyncio.ensure_future(_awaited(opened)))
+                except asyncio.CancelledError:
+                    late = await _settled(opened)  # it opens anyway: close what it opened
+                    if late is not None and late.to_py()[0] == 1:
+                        closing = glue.close(late.to_py()[1])
+                        if getattr(closing, "then", None) is not None:
+                            await _settled(closing)
+                    raise
             out = opened.to_py()
         finally:
             lock.release()
