@@ -12,14 +12,19 @@ from pyodide.code import run_js
 # The raw baseline opens its file like the library does: same VFS, flags and page size.
 from tabsqlite.runtimes.pyodide import PyodideRuntime
 PAGE_SIZE = PyodideRuntime.options.page_size or 0  # 0: sqlite-wasm's default
-js_open_raw = run_js('''(sqlite3, path, pageSize) => {
-  const db = new sqlite3.oo1.DB({filename: 'file:' + path + '?vfs=opfs&opfs-unlock-asap=1',
-                                 flags: 'c'});
+VFS = str(glue.vfs)  # the one the library uses in this tab
+js_open_raw = run_js('''(sqlite3, path, pageSize, vfs) => {
+  const flags = vfs === 'opfs' ? '?vfs=opfs&opfs-unlock-asap=1' : '?vfs=' + vfs;
+  const db = new sqlite3.oo1.DB({filename: 'file:' + path + flags, flags: 'c'});
+  if (vfs !== 'opfs') db.exec('PRAGMA temp_store=MEMORY');
   if (pageSize) db.exec('PRAGMA page_size=' + pageSize);
   return db;
 }''')
-def js_open(sqlite3, path):
-    return js_open_raw(sqlite3, path, PAGE_SIZE)
+async def js_open(sqlite3, path, vfs=None):
+    vfs = vfs or VFS
+    if vfs == "tabsqlite":
+        await glue.prepareFile(path)  # the VFS's handles, as the library's open does
+    return js_open_raw(sqlite3, path, PAGE_SIZE, vfs)
 
 js_bulk = run_js('''(sqlite3, db, n) => {
   db.exec('DROP TABLE IF EXISTS t');
@@ -84,7 +89,7 @@ js_trigger_round = run_js('''(sqlite3, db, n, ddl) => {
 BULK = """
 N = {n}
 out = {{"js": [], "execute_many": [], "execute_loop": []}}
-raw = js_open(glue.sqlite3, "/bench/raw.db")
+raw = await js_open(glue.sqlite3, "/bench/raw.db")
 db = await tabsqlite.open_database("/bench/lib.db")
 data = rows(N)
 for rep in range({repeat} + 1):  # the first round warms up (wasm tiers up) and is not kept
@@ -113,7 +118,7 @@ ROUND_TRIP = """
 N = {n}
 M = {m}
 out = {{"js_select": [], "py_select": [], "js_insert": [], "py_insert": []}}
-raw = js_open(glue.sqlite3, "/bench/rt_raw.db")
+raw = await js_open(glue.sqlite3, "/bench/rt_raw.db")
 js_bulk(glue.sqlite3, raw, 1000)
 db = await tabsqlite.open_database("/bench/rt_lib.db")
 await fresh(db)
@@ -203,7 +208,7 @@ f = run_js('''async (db, path, n, tag, startAt) => {{
   db.close();
   return JSON.stringify({{start, end, lat}});
 }}''')
-await f(js_open(glue.sqlite3, {path!r}), {path!r}, {n}, {tag!r}, {start_at})
+await f(await js_open(glue.sqlite3, {path!r}), {path!r}, {n}, {tag!r}, {start_at})
 """
 
 COUNT = """
@@ -288,7 +293,7 @@ from pyodide.ffi import to_js
 from tabsqlite.names import storage_table
 N = {n}
 db = await tabsqlite.open_database("/bench/trigger.db")
-raw = js_open(glue.sqlite3, "/bench/trigger_raw.db")
+raw = await js_open(glue.sqlite3, "/bench/trigger_raw.db")
 out = {{"plain": [], "trigger": [], "minimal": [], "drain_rows_per_s": [], "js_plain": [],
        "js_trigger": [], "js_const_time": [], "js_nn_plain": [], "js_nn_const_time": [],
        "trigger_one_statement": []}}

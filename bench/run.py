@@ -43,10 +43,11 @@ def p95(values: list[float]) -> float:
 
 
 class Bench:
-    def __init__(self, context: BrowserContext, url: str, repeat: int) -> None:
+    def __init__(self, context: BrowserContext, url: str, repeat: int, vfs: str = "") -> None:
         self.context = context
         self.url = url
         self.repeat = repeat
+        self.vfs = f"&vfs={vfs}" if vfs else ""  # "": the tab's default
         self.results: dict[str, Any] = {}
         self.rows: list[tuple[str, str, str, str, str]] = []
 
@@ -55,7 +56,7 @@ class Bench:
         for i in range(count):
             page = await self.context.new_page()
             tab = BrowserTab(page, f"{mode}{i}")
-            await page.goto(f"{self.url}/?mode={mode}{query}")
+            await page.goto(f"{self.url}/?mode={mode}{query}{self.vfs}")
             tabs.append(tab)
         await asyncio.gather(*(t.ready() for t in tabs))
         return tabs
@@ -322,7 +323,7 @@ def build_wheels(out: Path) -> None:
         (vendor / wheel.name).write_bytes(wheel.read_bytes())
 
 
-async def main(only: list[str], repeat: int) -> None:
+async def main(only: list[str], repeat: int, vfs: str = "", save: bool = True) -> None:
     started = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         wheels = Path(tmp)
@@ -338,9 +339,11 @@ async def main(only: list[str], repeat: int) -> None:
                     if only and name not in only:
                         continue
                     context = await browser.new_context()
-                    bench = Bench(context, server.url, repeat)
+                    bench = Bench(context, server.url, repeat, vfs)
                     await fn(bench)
                     await context.close()
+                    if not save:
+                        continue
                     results = load_results()
                     results["figures"][name] = bench.results
                     set_rows(results, name, bench.rows)
@@ -385,5 +388,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default="", help="comma-separated: " + ",".join(FIGURES))
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--vfs", default="", help="the tabs' VFS (default: theirs: tabsqlite "
+                        "where readwrite-unsafe handles exist, else opfs)")
+    parser.add_argument("--no-save", action="store_true", help="print only (a comparison run)")
     args = parser.parse_args()
-    asyncio.run(main([x for x in args.only.split(",") if x], args.repeat))
+    asyncio.run(main([x for x in args.only.split(",") if x], args.repeat, args.vfs,
+                     not args.no_save))

@@ -584,6 +584,11 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
       return capi.sqlite3_js_vfs_list();
     },
     vfs, // the VFS connections open on unless told otherwise
+    // Open tabsqlite's VFS handles of `path` for a connection made outside the shim (the
+    // benchmarks' raw-JS baselines); a promise.
+    prepareFile(path) {
+      return tabvfs === null ? Promise.resolve() : tabvfs.prepare(path);
+    },
     vfsReady() {
       return true;
     },
