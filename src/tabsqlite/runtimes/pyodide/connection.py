@@ -1,24 +1,15 @@
-"""The browser runtime: Pyodide drives sqlite-wasm on OPFS through ``js_glue``.
-
-The page or worker registers the JS module ``tabsqlite_glue`` (see ``js_glue/src``) before
-importing tabsqlite. Every statement runs while this tab holds the database's Web Lock
-``tabsqlite-db-<id>`` (held from BEGIN to COMMIT for transactions), so tabs queue in order
-instead of spinning on SQLITE_BUSY. Changes go out on a BroadcastChannel; holds are Web
-Locks, which the browser frees when a tab closes or crashes.
-"""
+"""One connection of a tab: statements go to the shim (directly in worker mode, through the
+database worker in main-thread mode), inside the database's Web Lock."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import secrets
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..commit_tracking import CommitTracker, StatementInfo
-from ..errors import (
+from ...commit_tracking import CommitTracker, StatementInfo
+from ...errors import (
     SQLITE_BUSY,
     SQLITE_INTERRUPT,
     BadCallError,
@@ -29,138 +20,25 @@ from ..errors import (
     QueryTimeoutError,
     sqlite_error,
 )
-from ..names import MEMORY_LOCK, database_lock_name, presence_prefix
-from ..paths import is_memory
-from ..runtime import (
+from ...runtime import (
     Connection,
-    ConnectOptions,
-    Hold,
-    HoldManager,
-    HoldTakenError,
     Params,
     Result,
-    Runtime,
-    Transport,
     ends_transaction,
     wait_out,
 )
-
-__all__ = ["PyodideRuntime"]
-
-_MAX_INT64 = 2**63 - 1
-_MIN_INT64 = -(2**63)
-
-
-def _glue() -> Any:
-    import tabsqlite_glue  # type: ignore[import-not-found]  # registered by js_glue
-
-    return tabsqlite_glue
-
-
-def _ffi() -> Any:
-    import pyodide.ffi  # type: ignore[import-not-found]
-
-    return pyodide.ffi
-
-
-async def lock_holder(glue: Any, lock_name: str) -> str | None:
-    """Who holds ``lock_name`` now: its connection(s) and since when they are open, and how
-    many others wait; ``None`` if nobody holds it (or the browser can't tell)."""
-    if not lock_name:
-        return None
-    try:
-        found = await glue.lockHolder(lock_name, presence_prefix(lock_name))
-    except Exception:
-        return None
-    if found is None:
-        return None
-    info = json.loads(str(found))
-    now_ms = time.time() * 1000
-    names = []
-    for label in info["labels"]:
-        conn_id, _, opened = str(label).partition("@")
-        try:
-            age = f", open {max(0.0, (now_ms - float(opened)) / 1000):.1f} s"
-        except ValueError:
-            age = ""
-        names.append(f"connection {conn_id}{age}")
-    who = " and ".join(names) or "a connection that did not name itself"
-    return f"{who} (client {str(info['clientId'])[:8]}); {info['waiting']} waiting"
-
-
-_SEP = "\x1e"
-_UNIT = "\x1f"
-
-
-_PLAIN_TYPES = frozenset({int, str, float, bool, type(None)})
-# A value of a result row that JS could not carry as is: the shim names its kind.
-_FIXUPS: dict[str, Callable[[Any], Any]] = {
-    "f": float,  # a REAL with an integral value (a JS number)
-    "b": bytes,  # a BLOB (a Uint8Array)
-    "i": int,  # an INTEGER beyond 2**53 (a BigInt)
-}
-
-
-# Not parameter sets although iterable. A tuple: isinstance with ``str | bytes | bytearray``
-# builds the union on every call, ~2 us each in Pyodide (per row of execute_many).
-_TEXT_LIKE = (str, bytes, bytearray)
-_BYTES_LIKE = (bytes, bytearray, memoryview)
-_MASK_POSITIONS = 31  # positions a mask can name (a JS number's bit operations)
-_KEYS_KEPT = 512  # statement keys a connection remembers (by SQL text and value types)
-
-
-def _plain_reals(params: Any) -> int | None:
-    """The fast path: ``None`` if ``params`` can't go to JS as plain arguments, else the
-    mask of its REAL values (bit ``i``: value ``i`` is a float). Pyodide passes ints as
-    numbers or exact BigInts and strs as strings, and the shim refuses what SQLite cannot
-    take (ints beyond 64 bits, strs with unpaired surrogates); but 2.0 arrives as the
-    number 2, so the shim is told which values are floats. This runs for every statement:
-    one ``type()`` lookup per value."""
-    kind = type(params)
-    if kind is not list and kind is not tuple:
-        return None
-    mask = 0
-    for i, v in enumerate(params):
-        kind = type(v)
-        if kind is float:
-            if i >= _MASK_POSITIONS:
-                return None  # the converting path names the positions in a list
-            mask |= 1 << i
-        elif kind not in _PLAIN_TYPES:
-            return None
-    return mask
-
-
-def _real_keys(keyed_types: Iterable[tuple[Any, type]]) -> int | list[Any]:
-    """The keys (positions or names) of the float values: a mask (see :func:`_plain_reals`)
-    if all are positions it can name, else a list; 0 for none."""
-    keys = [k for k, t in keyed_types if issubclass(t, float)]
-    mask = 0
-    for k in keys:
-        if type(k) is not int or k >= _MASK_POSITIONS:
-            return keys
-        mask |= 1 << k
-    return mask
-
-
-def _value(v: Any) -> Any:
-    if v is None or isinstance(v, float):
-        return v
-    if isinstance(v, str):
-        try:
-            v.encode("utf-8")
-        except UnicodeEncodeError:
-            raise BadCallError("str parameter is not valid Unicode") from None
-        return v
-    if isinstance(v, bool):
-        return int(v)
-    if isinstance(v, int):
-        if not _MIN_INT64 <= v <= _MAX_INT64:
-            raise BadCallError("OverflowError: Python int too large for an SQLite INTEGER")
-        return v
-    if isinstance(v, _BYTES_LIKE):
-        return bytes(v)
-    raise BadCallError(f"Error binding parameter: type {type(v).__name__!r} is not supported")
+from .glue import _awaited, _ffi, _settled
+from .locks import _KeptLock, lock_holder
+from .wire import (
+    _FIXUPS,
+    _KEYS_KEPT,
+    _SEP,
+    _TEXT_LIKE,
+    _parse_facts,
+    _plain_reals,
+    _real_keys,
+    _value,
+)
 
 
 def _js_params(params: Params) -> tuple[Any, Any]:
@@ -225,59 +103,6 @@ def _js_param_sets(seq_of_params: Sequence[Params]) -> tuple[Any, Any]:
     except Exception:
         # Something to_js can't carry: convert value by value for a precise error.
         return ffi.to_js([_js_params(p)[0] for p in seq_of_params]), js_reals
-
-
-def _parse_facts(facts: str) -> StatementInfo:
-    """``rollback␞writes␞ddl`` (tables joined by \\x1f) from the shim's compact result."""
-    rollback, writes, ddl = facts.split(_SEP)
-    return StatementInfo(
-        set(writes.split(_UNIT)) if writes else set(),
-        set(ddl.split(_UNIT)) if ddl else set(),
-        rollback == "1",
-        True,
-    )
-
-
-async def _awaited(promise: Any) -> Any:
-    return await promise
-
-
-async def _settled(promise: Any) -> Any:
-    """The value of a JS promise, waited for whatever cancellations arrive (None if it
-    fails)."""
-    answer = asyncio.ensure_future(_awaited(promise))
-    await wait_out(answer)
-    if answer.cancelled() or answer.exception() is not None:
-        return None
-    return answer.result()
-
-
-class _Lock:
-    """A Web Lock request in flight (or granted), cancellable from Python."""
-
-    def __init__(self, glue: Any, name: str, timeout_ms: int, if_available: bool = False):
-        self._request = glue.requestLock(name, timeout_ms, if_available)
-
-    async def granted(self) -> Any:
-        try:
-            return await self._request.promise
-        except asyncio.CancelledError:
-            self._request.cancel()
-            raise
-
-    def release(self) -> None:
-        self._request.cancel()
-
-
-class _KeptLock:
-    """The Web Lock the shim kept for this connection's open transaction."""
-
-    def __init__(self, glue: Any, handle: int) -> None:
-        self._glue = glue
-        self._handle = handle
-
-    def release(self) -> None:
-        self._glue.unlock(self._handle)
 
 
 class PyodideConnection(Connection):
@@ -581,139 +406,3 @@ class PyodideConnection(Connection):
                 await result
         finally:
             self._release()
-
-
-class BroadcastTransport(Transport):
-    """Change messages over a BroadcastChannel (which never echoes to its sender)."""
-
-    def __init__(self, glue: Any, channel: str, deliver: Callable[[str], None]) -> None:
-        ffi = _ffi()
-
-        def on_message(batch: Any) -> None:
-            for data in batch.to_py():  # strings, several per call (see openChannel)
-                deliver(data if isinstance(data, str) else "\x00unreadable")
-
-        self._proxy = ffi.create_proxy(on_message)
-        self._channel = glue.openChannel(channel, self._proxy)
-        self._closed = False
-
-    async def send(self, message: str) -> None:
-        if not self._closed:
-            self._channel.post(message)
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._channel.close()
-        self._proxy.destroy()
-
-
-class _WebLockHold(Hold):
-    def __init__(self, name: str, lock: _Lock) -> None:
-        self.name = name
-        self._lock: _Lock | None = lock
-
-    async def release(self) -> None:
-        lock, self._lock = self._lock, None
-        if lock is not None:
-            lock.release()
-
-
-class WebLockHoldManager(HoldManager):
-    """Holds as Web Locks: the browser frees them when the holding tab goes away."""
-
-    def __init__(self, glue: Any) -> None:
-        self._glue = glue
-
-    async def acquire(self, name: str) -> Hold:
-        lock = _Lock(self._glue, name, -1, if_available=True)
-        if await lock.granted() is None:
-            raise HoldTakenError(f"hold {name!r} is held")
-        return _WebLockHold(name, lock)
-
-    async def is_held(self, name: str) -> bool:
-        held = (await self._glue.heldLocks()).to_py()
-        return name in held
-
-
-class PyodideRuntime(Runtime):
-    """Runs tabsqlite in a browser tab: sqlite-wasm's ``opfs`` VFS, shared by every tab."""
-
-    name = "pyodide"
-    #: Rollback journal (WAL needs shared memory the VFS lacks). The opfs VFS hands every
-    #: page write to its I/O worker and waits for the answer (about a millisecond each on
-    #: a small machine), so a commit costs per page written. 16 KiB
-    #: pages halve the round trips of sqlite-wasm's default 8 KiB: a 5,000-row commit took
-    #: 22 ms instead of 30, and 37 instead of 62 with a diff trigger (bench/, figure 6).
-    options = ConnectOptions(journal_mode="delete", page_size=16384)
-
-    def __init__(self) -> None:
-        self._glue = _glue()
-
-    def default_directory(self) -> str:
-        return str(self._glue.defaultDirectory)
-
-    async def prepare_path(self, path: str) -> str:
-        return path  # OPFS has no links; the VFS creates directories on open
-
-    async def connect(self, path: str, options: ConnectOptions) -> Connection:
-        glue = self._glue
-        lock_name = database_lock_name(path)
-        timeout_ms = int(options.lock_timeout * 1000)
-        lock = _Lock(glue, MEMORY_LOCK if is_memory(path) else lock_name, timeout_ms)
-        if await lock.granted() is None:
-            holder = await lock_holder(glue, lock_name)
-            raise BusyError(f"database is locked: {path}" + (f": held by {holder}" if holder
-                                                            else ""),
-                            extended_code=SQLITE_BUSY)
-        try:
-            opened = glue.open(path)
-            if getattr(opened, "then", None) is not None:  # main mode, or the tabsqlite VFS
-                try:  # opening the file's handles first: a promise
-                    opened = await asyncio.shield(asyncio.ensure_future(_awaited(opened)))
-                except asyncio.CancelledError:
-                    late = await _settled(opened)  # it opens anyway: close what it opened
-                    if late is not None and late.to_py()[0] == 1:
-                        closing = glue.close(late.to_py()[1])
-                        if getattr(closing, "then", None) is not None:
-                            await _settled(closing)
-                    raise
-            out = opened.to_py()
-        finally:
-            lock.release()
-        if out[0] == 0:
-            _, message, code, kind, *_ = out
-            if kind == "sqlite" and code:
-                raise sqlite_error(f"cannot open {path}: {message}", int(code))
-            raise BadCallError(f"cannot open {path}: {message}")
-        handle = int(out[1])
-        if not is_memory(path):  # held where the statements run (the database worker)
-            label = f"{secrets.token_hex(4)}@{int(time.time() * 1000)}"
-            glue.presence(handle, presence_prefix(lock_name) + label)
-        return PyodideConnection(
-            glue, handle, None if is_memory(path) else lock_name, timeout_ms
-        )
-
-    async def delete_database_files(self, path: str, lock_timeout: float = 10.0) -> None:
-        if is_memory(path):
-            return
-        lock = _Lock(self._glue, database_lock_name(path), int(lock_timeout * 1000))
-        if await lock.granted() is None:
-            raise BusyError(f"database is locked: {path}", extended_code=SQLITE_BUSY)
-        try:
-            await self._glue.deleteFiles(path)
-        except Exception as error:  # a JS error from OPFS (quota, permission, busy handle)
-            raise DatabaseError(f"could not delete {path}: {error}") from error
-        finally:
-            lock.release()
-
-    async def open_transport(self, channel: str, deliver: Callable[[str], None]) -> Transport:
-        return BroadcastTransport(self._glue, channel, deliver)
-
-    def hold_manager(self, path: str) -> HoldManager:
-        if is_memory(path):
-            from ..holds import MemoryHoldManager
-
-            return MemoryHoldManager()
-        return WebLockHoldManager(self._glue)

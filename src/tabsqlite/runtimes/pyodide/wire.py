@@ -1,0 +1,100 @@
+"""What crosses between Python and the shim, as plain values: parameter checks and float
+masks going in, the compact answers coming back. Pure Python (no ``js``), so CPython tests
+it (``tests/test_pyodide_wire.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ...commit_tracking import StatementInfo
+from ...errors import BadCallError
+
+_MAX_INT64 = 2**63 - 1
+_MIN_INT64 = -(2**63)
+
+
+_SEP = "\x1e"
+_UNIT = "\x1f"
+
+
+_PLAIN_TYPES = frozenset({int, str, float, bool, type(None)})
+# A value of a result row that JS could not carry as is: the shim names its kind.
+_FIXUPS: dict[str, Callable[[Any], Any]] = {
+    "f": float,  # a REAL with an integral value (a JS number)
+    "b": bytes,  # a BLOB (a Uint8Array)
+    "i": int,  # an INTEGER beyond 2**53 (a BigInt)
+}
+
+
+# Not parameter sets although iterable. A tuple: isinstance with ``str | bytes | bytearray``
+# builds the union on every call, ~2 us each in Pyodide (per row of execute_many).
+_TEXT_LIKE = (str, bytes, bytearray)
+_BYTES_LIKE = (bytes, bytearray, memoryview)
+_MASK_POSITIONS = 31  # positions a mask can name (a JS number's bit operations)
+_KEYS_KEPT = 512  # statement keys a connection remembers (by SQL text and value types)
+
+
+def _plain_reals(params: Any) -> int | None:
+    """The fast path: ``None`` if ``params`` can't go to JS as plain arguments, else the
+    mask of its REAL values (bit ``i``: value ``i`` is a float). Pyodide passes ints as
+    numbers or exact BigInts and strs as strings, and the shim refuses what SQLite cannot
+    take (ints beyond 64 bits, strs with unpaired surrogates); but 2.0 arrives as the
+    number 2, so the shim is told which values are floats. This runs for every statement:
+    one ``type()`` lookup per value."""
+    kind = type(params)
+    if kind is not list and kind is not tuple:
+        return None
+    mask = 0
+    for i, v in enumerate(params):
+        kind = type(v)
+        if kind is float:
+            if i >= _MASK_POSITIONS:
+                return None  # the converting path names the positions in a list
+            mask |= 1 << i
+        elif kind not in _PLAIN_TYPES:
+            return None
+    return mask
+
+
+def _real_keys(keyed_types: Iterable[tuple[Any, type]]) -> int | list[Any]:
+    """The keys (positions or names) of the float values: a mask (see :func:`_plain_reals`)
+    if all are positions it can name, else a list; 0 for none."""
+    keys = [k for k, t in keyed_types if issubclass(t, float)]
+    mask = 0
+    for k in keys:
+        if type(k) is not int or k >= _MASK_POSITIONS:
+            return keys
+        mask |= 1 << k
+    return mask
+
+
+def _value(v: Any) -> Any:
+    if v is None or isinstance(v, float):
+        return v
+    if isinstance(v, str):
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadCallError("str parameter is not valid Unicode") from None
+        return v
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int):
+        if not _MIN_INT64 <= v <= _MAX_INT64:
+            raise BadCallError("OverflowError: Python int too large for an SQLite INTEGER")
+        return v
+    if isinstance(v, _BYTES_LIKE):
+        return bytes(v)
+    raise BadCallError(f"Error binding parameter: type {type(v).__name__!r} is not supported")
+
+
+def _parse_facts(facts: str) -> StatementInfo:
+    """``rollback␞writes␞ddl`` (tables joined by \\x1f) from the shim's compact result."""
+    rollback, writes, ddl = facts.split(_SEP)
+    return StatementInfo(
+        set(writes.split(_UNIT)) if writes else set(),
+        set(ddl.split(_UNIT)) if ddl else set(),
+        rollback == "1",
+        True,
+    )
