@@ -27,7 +27,7 @@ from ...runtime import (
     ends_transaction,
     wait_out,
 )
-from .glue import _awaited, _ffi, _settled
+from .glue import Glue, _awaited, _ffi, _settled
 from .locks import _KeptLock, lock_holder
 from .wire import (
     _FIXUPS,
@@ -109,7 +109,7 @@ class PyodideConnection(Connection):
     """One sqlite-wasm connection; calls are direct (worker mode) or proxied (main mode)."""
 
     def __init__(
-        self, glue: Any, handle: int, lock_name: str | None, lock_timeout_ms: int
+        self, glue: Glue, handle: int, lock_name: str | None, lock_timeout_ms: int
     ) -> None:
         super().__init__()
         self._glue = glue

@@ -4,15 +4,64 @@ imported), Pyodide's FFI, and awaiting its promises."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Protocol
 
 from ...runtime import wait_out
 
+JsValue = Any  # a JS value or proxy (a promise, an array, a function ...)
 
-def _glue() -> Any:
+
+class Glue(Protocol):
+    """The contract of ``tabsqlite_glue``, which the JS side registers in each mode
+    (``js_glue/src/py_worker.mjs`` in worker mode, ``tabsqlite.mjs`` in main-thread mode,
+    both over ``shim.mjs`` and ``coordination.mjs``). Calls that reach the database worker
+    in main-thread mode answer with a promise of what worker mode answers directly.
+
+    Results are the shim's arrays (see the head of ``shim.mjs`` and :mod:`.wire`):
+    ``[1, ...]`` for success, ``[0, message, extendedCode, kind, wasInTx, inTx]`` for an
+    error; or a compact string or number for a statement without result columns.
+    """
+
+    #: ``"worker"`` (Python and SQLite share a worker) or ``"main"`` (proxied calls).
+    mode: str
+    #: Where plain database names are placed in OPFS.
+    defaultDirectory: str
+
+    # -- connections (answers: see above; a promise in main mode or on tabsqlite's VFS) --
+    def open(self, path: str) -> JsValue: ...
+    def close(self, handle: int) -> JsValue: ...
+    def exec(self, handle: int, sql: str, params: JsValue, reals: JsValue,
+             timeout_ms: int | None = None) -> JsValue: ...
+    def execArgs(self, handle: int, sql: str, reals: int, *params: Any) -> JsValue: ...
+    def execMany(self, handle: int, sql: str, sets: JsValue, reals: JsValue,
+                 timeout_ms: int | None = None) -> JsValue: ...
+    def statementId(self, handle: int, sql: str) -> int: ...
+    def runner(self, handle: int) -> JsValue: ...
+    def deleteFiles(self, path: str) -> JsValue: ...
+
+    # -- inside the database's Web Lock: {promise, cancel} requests ----------------------
+    def lockedExec(self, *args: Any) -> JsValue: ...
+    def lockedExecArgs(self, *args: Any) -> JsValue: ...
+    def lockedExecMany(self, *args: Any) -> JsValue: ...
+    def unlock(self, handle: int) -> JsValue: ...
+    def presence(self, handle: int, name: str) -> JsValue: ...
+
+    # -- main-thread mode only: the database worker ------------------------------------
+    def interrupt(self, handle: int) -> None: ...
+    def alive(self, handle: int) -> bool: ...
+
+    # -- coordination ------------------------------------------------------------------
+    def requestLock(self, name: str, timeout_ms: int, if_available: bool) -> JsValue: ...
+    def heldLocks(self) -> JsValue: ...
+    def lockHolder(self, name: str, presence_prefix: str) -> JsValue: ...
+    def openChannel(self, name: str, on_messages: Any) -> JsValue: ...
+
+
+def _glue() -> Glue:
     import tabsqlite_glue  # type: ignore[import-not-found]  # registered by js_glue
 
-    return tabsqlite_glue
+    glue: Glue = tabsqlite_glue
+    return glue
 
 
 def _ffi() -> Any:

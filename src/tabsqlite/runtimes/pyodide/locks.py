@@ -10,9 +10,10 @@ from typing import Any
 
 from ...names import presence_prefix
 from ...runtime import Hold, HoldManager, HoldTakenError
+from .glue import Glue
 
 
-async def lock_holder(glue: Any, lock_name: str) -> str | None:
+async def lock_holder(glue: Glue, lock_name: str) -> str | None:
     """Who holds ``lock_name`` now: its connection(s) and since when they are open, and how
     many others wait; ``None`` if nobody holds it (or the browser can't tell)."""
     if not lock_name:
@@ -40,7 +41,7 @@ async def lock_holder(glue: Any, lock_name: str) -> str | None:
 class _Lock:
     """A Web Lock request in flight (or granted), cancellable from Python."""
 
-    def __init__(self, glue: Any, name: str, timeout_ms: int, if_available: bool = False):
+    def __init__(self, glue: Glue, name: str, timeout_ms: int, if_available: bool = False):
         self._request = glue.requestLock(name, timeout_ms, if_available)
 
     async def granted(self) -> Any:
@@ -57,7 +58,7 @@ class _Lock:
 class _KeptLock:
     """The Web Lock the shim kept for this connection's open transaction."""
 
-    def __init__(self, glue: Any, handle: int) -> None:
+    def __init__(self, glue: Glue, handle: int) -> None:
         self._glue = glue
         self._handle = handle
 
@@ -79,7 +80,7 @@ class _WebLockHold(Hold):
 class WebLockHoldManager(HoldManager):
     """Holds as Web Locks: the browser frees them when the holding tab goes away."""
 
-    def __init__(self, glue: Any) -> None:
+    def __init__(self, glue: Glue) -> None:
         self._glue = glue
 
     async def acquire(self, name: str) -> Hold:

@@ -6,13 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ...runtime import Transport
-from .glue import _ffi
+from .glue import Glue, _ffi
 
 
 class BroadcastTransport(Transport):
     """Change messages over a BroadcastChannel (which never echoes to its sender)."""
 
-    def __init__(self, glue: Any, channel: str, deliver: Callable[[str], None]) -> None:
+    def __init__(self, glue: Glue, channel: str, deliver: Callable[[str], None]) -> None:
         ffi = _ffi()
 
         def on_message(batch: Any) -> None:
