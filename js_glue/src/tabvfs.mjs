@@ -43,14 +43,14 @@ export async function unsafeHandlesWork() {
 // The VFS a worker uses for `requested` ("auto": ours where several handles may share a
 // file, else sqlite-wasm's "opfs"), and ours installed if it is that: {vfs, tabvfs}.
 export async function chooseVfs(sqlite3, requested) {
-  let vfs = requested || "auto";
-  if (vfs === "auto") vfs = (await unsafeHandlesWork()) ? VFS_NAME : "opfs";
-  if (vfs !== VFS_NAME) return { vfs, tabvfs: null };
-  if (!(await unsafeHandlesWork())) {
+  const vfs = requested || "auto";
+  if (vfs !== "auto" && vfs !== VFS_NAME) return { vfs, tabvfs: null };
+  if (!(await unsafeHandlesWork())) { // (probed once, whichever way we got here)
+    if (vfs === "auto") return { vfs: "opfs", tabvfs: null };
     throw new Error("the tabsqlite VFS needs createSyncAccessHandle({mode: 'readwrite-unsafe'}), " +
       "which this browser lacks");
   }
-  return { vfs, tabvfs: installTabVfs(sqlite3) };
+  return { vfs: VFS_NAME, tabvfs: installTabVfs(sqlite3) };
 }
 
 async function fileHandle(path) {
@@ -242,6 +242,15 @@ export function installTabVfs(sqlite3) {
     vfs: { struct: vfsStruct, methods, name: VFS_NAME },
   });
 
+  // Close every handle of `path` now (before its files are removed).
+  function forget(path) {
+    const entry = files.get(path);
+    if (!entry) return;
+    files.delete(path);
+    entry.db.close();
+    entry.journal.close();
+  }
+
   return {
     name: VFS_NAME,
     // Open (creating) the handles of `path` and its journal; counted, see release().
@@ -271,20 +280,8 @@ export function installTabVfs(sqlite3) {
     // One connection of `path` closed: its handles close with the last one.
     release(path) {
       const entry = files.get(path);
-      if (!entry) return;
-      entry.refs -= 1;
-      if (entry.refs > 0) return;
-      files.delete(path);
-      entry.db.close();
-      entry.journal.close();
+      if (entry && --entry.refs === 0) forget(path);
     },
-    // Close every handle of `path` now (before its files are removed).
-    forget(path) {
-      const entry = files.get(path);
-      if (!entry) return;
-      files.delete(path);
-      entry.db.close();
-      entry.journal.close();
-    },
+    forget,
   };
 }

@@ -85,8 +85,13 @@ class _FakeConnection(Connection):
             file.owner = self
 
     async def _leave(self) -> None:
+        """Free the lock after a call, unless a transaction keeps it."""
+        if not self._inner.in_transaction:
+            await self._free()
+
+    async def _free(self) -> None:
         file = self._file
-        if file is not None and file.owner is self and not self._inner.in_transaction:
+        if file is not None and file.owner is self:
             async with file.freed:
                 file.owner = None
                 file.freed.notify_all()
@@ -120,11 +125,7 @@ class _FakeConnection(Connection):
         try:
             await self._inner.close()
         finally:
-            file = self._file
-            if file is not None and file.owner is self:
-                async with file.freed:
-                    file.owner = None
-                    file.freed.notify_all()
+            await self._free()
 
 
 class _Channel(TransportBase):
