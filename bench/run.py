@@ -22,7 +22,7 @@ from typing import Any
 from playwright.async_api import BrowserContext, async_playwright
 
 from tabsqlite.devserver import DevServer
-from tabsqlite.testing import CHROMIUM_ARGS, BrowserTab, browser_path
+from tabsqlite.testing import BrowserTab, profile_context
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import browser_cases as cases
@@ -404,23 +404,19 @@ async def main(only: list[str], repeat: int, vfs: str = "", save: bool = True) -
         bench = None
         try:
             async with async_playwright() as p:
-                browser = await p.chromium.launch(executable_path=browser_path(),
-                                                  args=CHROMIUM_ARGS)
                 print(f"{'fig':<4} {'what':<54} {'median':>16} {'ratio':>9} goal")
                 for name, fn in FIGURES.items():
                     if only and name not in only:
                         continue
-                    context = await browser.new_context()
-                    bench = Bench(context, server.url, repeat, vfs)
-                    await fn(bench)
-                    await context.close()
+                    async with profile_context(p) as context:
+                        bench = Bench(context, server.url, repeat, vfs)
+                        await fn(bench)
                     if not save:
                         continue
                     results = load_results()
                     results["figures"][name] = bench.results
                     set_rows(results, name, bench.rows)
                     save_results(results)
-                await browser.close()
         finally:
             server.stop()
     if not only or "cpython" in only:

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, async_playwright
+from playwright.async_api import BrowserContext, Playwright, async_playwright
 
 from tabsqlite.devserver import DevServer
-from tabsqlite.testing import CHROMIUM_ARGS, BrowserTab, browser_path
+from tabsqlite.testing import BrowserTab, profile_context
 
 ROOT = Path(__file__).resolve().parent.parent
 HARNESS = ROOT / "js_glue" / "harness"
@@ -59,19 +59,20 @@ def plain_server_url(wheels: Path) -> Any:
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="session")
-async def browser() -> AsyncIterator[Browser]:
+async def playwright_session() -> AsyncIterator[Playwright]:
     async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=browser_path(), args=CHROMIUM_ARGS)
-        yield b
-        await b.close()
+        yield p
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def context(browser: Browser) -> AsyncIterator[BrowserContext]:
-    """A fresh browser context: its own OPFS, locks and BroadcastChannels."""
-    ctx = await browser.new_context()
-    yield ctx
-    await ctx.close()
+async def context(playwright_session: Playwright) -> AsyncIterator[BrowserContext]:
+    """A fresh browser on a fresh on-disk profile: its own OPFS, locks and BroadcastChannels.
+
+    On disk, as a user's browser is: an off-the-record context keeps OPFS in memory behind
+    the browser process, which changes both speed and what a crash leaves behind.
+    """
+    async with profile_context(playwright_session) as ctx:
+        yield ctx
 
 
 Tab = BrowserTab

@@ -7,15 +7,18 @@ named by ``$TABSQLITE_BROWSER`` (or ``$CHROME_PATH``), else Debian's ``chromium`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
+import tempfile
 import textwrap
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page
+    from playwright.async_api import BrowserContext, Page, Playwright
 
-__all__ = ["CHROMIUM_ARGS", "BrowserTab", "browser_path"]
+__all__ = ["CHROMIUM_ARGS", "BrowserTab", "browser_path", "profile_context"]
 
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -34,6 +37,30 @@ def browser_path() -> str:
         if found:
             return found
     raise RuntimeError("no browser: install Debian's chromium or set TABSQLITE_BROWSER")
+
+
+@contextlib.asynccontextmanager
+async def profile_context(playwright: Playwright) -> AsyncIterator[BrowserContext]:
+    """A browser with a fresh on-disk profile, as a user's browser has; its pages are tabs.
+
+    Playwright's ``browser.new_context()`` is an off-the-record context: its OPFS lives in
+    memory behind the browser process, and every access-handle call is a round trip to it
+    (0.3-0.4 ms each here, against 1-5 us on disk). Tabs and benchmarks therefore run in a
+    persistent context on a temporary profile, deleted on exit.
+
+    Args:
+        playwright: the running Playwright (``async with async_playwright() as p``).
+    """
+    profile = tempfile.mkdtemp(prefix="tabsqlite-profile-")
+    try:
+        context = await playwright.chromium.launch_persistent_context(
+            profile, executable_path=browser_path(), args=CHROMIUM_ARGS)
+        try:
+            yield context
+        finally:
+            await context.close()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 class BrowserTab:
