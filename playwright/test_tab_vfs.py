@@ -85,3 +85,145 @@ async def test_four_tabs_read_modify_write_one_counter(open_tabs: Any, mode: str
     assert sum(counts) == 4 * rounds
     for t in tabs:
         await t.run("await db.close()")
+
+
+STATS = """
+import json, tabsqlite_glue as glue
+stats = glue.lockStats()
+if hasattr(stats, "then"):  # main-thread mode: from the database worker
+    stats = await stats
+json.loads(str(stats))
+"""
+
+
+@pytest.mark.parametrize("mode", ["worker", "main"])
+async def test_reads_keep_a_shared_lock_and_writers_still_get_in(open_tabs: Any,
+                                                                  mode: str) -> None:
+    """A tab that reads keeps the lock shared and reads again at once; another tab's writes
+    still get in (the reader lets go when asked, even from a loop that never waits), and
+    the reader sees each of them."""
+    reader, writer = await open_tabs(2, mode=mode)
+    path = f"/vfs/shared-{mode}.db"
+    await reader.run(f"""
+        import tabsqlite
+        db = await tabsqlite.open_database({path!r})
+        await db.execute("CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, v)")
+        await db.execute("DELETE FROM t")
+        for _ in range(50):
+            await db.get("SELECT count(*) AS n FROM t")
+    """)
+    first = await reader.run(STATS)
+    assert first["kept"] >= 1 and first["reads"] >= 40, first
+    await writer.run(f"""
+        import tabsqlite
+        db = await tabsqlite.open_database({path!r}, busy_timeout=5.0)
+    """)
+    await reader.run("""
+        import asyncio, time
+        seen = []
+        async def read_loop(seconds):
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:  # no sleep: only the reads' own awaits
+                seen.append((await db.get("SELECT count(*) AS n FROM t"))["n"])
+        reading = asyncio.ensure_future(read_loop(4.0))
+        await asyncio.sleep(0.2)
+    """)
+    took = json.loads(await writer.run("""
+        import json, time
+        took = []
+        for i in range(60):
+            t0 = time.monotonic()
+            await db.execute("INSERT INTO t(v) VALUES (?)", [i])
+            took.append(time.monotonic() - t0)
+        json.dumps(took)
+    """, timeout=60))
+    assert len(took) == 60  # every write got in (each within busy_timeout)
+    out = json.loads(await reader.run("""
+        await reading
+        n = (await db.get("SELECT count(*) AS n FROM t"))["n"]
+        json.dumps({"n": n, "reads": len(seen), "sorted": seen == sorted(seen),
+                    "last": seen[-1], "distinct": len(set(seen))})
+    """, timeout=30))
+    assert out["n"] == 60 and out["last"] == 60 and out["sorted"], out
+    assert out["distinct"] > 2, out  # it saw writes land while it read
+    stats = await reader.run(STATS)
+    assert stats["reads"] > first["reads"] and stats["wantsHeard"] >= 1, stats
+    await reader.run("await db.close()")
+    await writer.run("await db.close(delete_database=True)")
+
+
+async def test_read_after_a_dead_writer_rolls_its_journal_back(open_tabs: Any) -> None:
+    """A tab keeps the lock shared between reads; another tab dies inside a transaction
+    whose pages spilled to the file. The reader's next read finds the hot journal under its
+    shared lock, takes the lock exclusively, rolls the journal back and reads the old data."""
+    reader, victim = await open_tabs(2)
+    path = "/vfs/hot.db"
+    await reader.run(f"""
+        import tabsqlite
+        db = await tabsqlite.open_database({path!r})
+        await db.execute("CREATE TABLE IF NOT EXISTS items(id INTEGER PRIMARY KEY, tag, n)")
+        await db.execute_many("INSERT INTO items(tag, n) VALUES (?, ?)",
+                              [["before", i] for i in range(100)])
+        for _ in range(5):
+            await db.get("SELECT count(*) AS n FROM items")
+    """)
+    await victim.run(f"""
+        import asyncio, tabsqlite
+        db = await tabsqlite.open_database({path!r})
+        await db.execute("PRAGMA cache_size=10")
+        async def doomed():
+            async with db.write_transaction() as tx:
+                await tx.execute("UPDATE items SET tag = 'changed'")
+                await tx.execute_many("INSERT INTO items(tag, n) VALUES (?, ?)",
+                                      [["x" * 200, i] for i in range(20000)])
+                await tx.get_all("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
+                                 "FROM c) SELECT count(*) FROM c WHERE x < 2000000000")
+        doing = asyncio.ensure_future(doomed())
+        await asyncio.sleep(0)
+    """)
+    await asyncio.sleep(1.0)  # inside the long statement, pages spilled
+    await victim.page.close()
+    out = json.loads(await reader.run("""
+        import json
+        rows = await db.get_all("SELECT tag, count(*) AS n FROM items GROUP BY tag")
+        ok = (await db.get("PRAGMA integrity_check"))["integrity_check"]
+        json.dumps([[r["tag"], r["n"]] for r in rows] + [ok])
+    """, timeout=30))
+    assert out == [["before", 100], "ok"], out
+    stats = await reader.run(STATS)
+    assert stats["exclusiveAgain"] >= 1, stats  # the shared read found the journal hot
+    await reader.run("await db.close(delete_database=True)")
+
+
+async def test_a_write_that_starts_like_a_read(open_tabs: Any) -> None:
+    """``WITH ... INSERT`` starts like a read: the VFS refuses it the write lock while the
+    tab holds the lock shared, and it runs again exclusively, once, and is announced."""
+    a, b = await open_tabs(2)
+    path = "/vfs/with.db"
+    await a.run(f"""
+        import tabsqlite
+        db = await tabsqlite.open_database({path!r})
+        await db.execute("CREATE TABLE IF NOT EXISTS t(v)")
+        await db.get_all("SELECT * FROM t")  # keeps the lock shared
+    """)
+    await b.run(f"""
+        import asyncio, tabsqlite
+        db = await tabsqlite.open_database({path!r})
+        changes = db.on_change(["t"])
+        waiting = asyncio.ensure_future(changes.__anext__())
+        await asyncio.sleep(0.05)
+    """)
+    before = (await a.run(STATS))["exclusiveAgain"]
+    out = await a.run("""
+        r = await db.execute("WITH x(v) AS (VALUES (1), (2)) INSERT INTO t(v) SELECT v FROM x")
+        [r.rows_affected, (await db.get("SELECT count(*) AS n FROM t"))["n"]]
+    """)
+    assert out == [2, 2]
+    assert (await a.run(STATS))["exclusiveAgain"] == before + 1
+    tables = await b.run("""
+        event = await asyncio.wait_for(waiting, 5)
+        sorted(event.tables)
+    """)
+    assert "t" in tables
+    await b.run("await changes.aclose(); await db.close()")
+    await a.run("await db.close(delete_database=True)")

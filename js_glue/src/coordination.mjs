@@ -1,21 +1,30 @@
 // Cross-tab coordination that works in any context (page or worker): Web Locks and
 // BroadcastChannel. Python holds the returned objects and calls back into them.
+import { readLocks, WANT_REPEAT_MS } from "./readlocks.mjs";
 
-// Run `fn()` inside the exclusive lock `name`, in the grant callback itself: no task switch
+// Run `fn()` inside the lock `name`, in the grant callback itself: no task switch
 // happens while the lock is held, so the next tab gets it as soon as `fn` returns. Returns
 // {promise, cancel}: `promise` resolves to fn's result, or to undefined if `timeoutMs` passed
 // before the grant (or, with `ifAvailable`, if someone holds the lock). After `fn` ran,
 // `keep(release)` decides: true keeps the lock until `release()` is called (a transaction
-// left open), false gives it back at once. `cancel()` withdraws a request not yet granted
-// and returns undefined, or returns fn's result if it ran.
-export function runLocked(name, timeoutMs, fn, keep, ifAvailable = false) {
+// left open, or a shared lock kept for the next reads), false gives it back at once.
+// `cancel()` withdraws a request not yet granted and returns undefined, or returns fn's
+// result if it ran. `mode`: "exclusive" (the default) or "shared". An exclusive request
+// asks the readers that keep the lock shared to let go (see readlocks.mjs).
+export function runLocked(name, timeoutMs, fn, keep, ifAvailable = false, mode = "exclusive") {
   const controller = new AbortController();
   let timer = null;
+  let wanting = null;
   let ran = false;
   let cancelled = false;
   let result;
+  const settle = () => {
+    if (timer !== null) clearTimeout(timer);
+    if (wanting !== null) clearInterval(wanting);
+    timer = wanting = null;
+  };
   const promise = new Promise((resolve, reject) => {
-    const options = { mode: "exclusive" };
+    const options = { mode };
     if (ifAvailable) {
       options.ifAvailable = true;
     } else {
@@ -24,8 +33,12 @@ export function runLocked(name, timeoutMs, fn, keep, ifAvailable = false) {
         timer = setTimeout(() => controller.abort(new DOMException("timeout", "TimeoutError")), timeoutMs);
       }
     }
+    if (mode === "exclusive" && !ifAvailable) {
+      readLocks.want(name);
+      wanting = setInterval(() => readLocks.want(name), WANT_REPEAT_MS);
+    }
     navigator.locks.request(name, options, (lock) => {
-      if (timer !== null) clearTimeout(timer);
+      settle();
       if (!lock || cancelled) { // not available, or granted after cancel (an abort does not undo a grant)
         resolve(undefined);
         return undefined;
@@ -43,7 +56,7 @@ export function runLocked(name, timeoutMs, fn, keep, ifAvailable = false) {
       else resolve(result);
       return kept ? new Promise((done) => { held = done; }) : undefined;
     }).catch((e) => {
-      if (timer !== null) clearTimeout(timer);
+      settle();
       if (e && (e.name === "AbortError" || e.name === "TimeoutError")) resolve(undefined);
       else reject(e);
     });

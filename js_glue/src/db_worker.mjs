@@ -38,7 +38,7 @@ async function start(init) {
 }
 
 const OPS = new Set(["open", "exec", "execMany", "close", "deleteFiles", "unlock", "presence",
-                     "vfsReady"]);
+                     "vfsReady", "lockStats"]);
 const LOCKED_OPS = new Set(["lockedExec", "lockedExecMany"]);
 
 self.onmessage = async (event) => {
@@ -67,11 +67,15 @@ self.onmessage = async (event) => {
       value = request ? request.cancel() : undefined;
     } else if (LOCKED_OPS.has(msg.op)) {
       const request = shim[msg.op](...args);
-      requests.set(msg.id, request);
-      try {
-        value = await request.promise;
-      } finally {
-        requests.delete(msg.id);
+      if (request && request.promise) {
+        requests.set(msg.id, request);
+        try {
+          value = await request.promise;
+        } finally {
+          requests.delete(msg.id);
+        }
+      } else {
+        value = request; // a read that ran at once under a kept shared lock
       }
     } else if (OPS.has(msg.op)) {
       value = await shim[msg.op](...args);

@@ -23,6 +23,7 @@
 // number when it fits (see compact()) and Python already has the statement's facts; else
 // one of the forms above.
 import { runLocked } from "./coordination.mjs";
+import { readLocks } from "./readlocks.mjs";
 import { VFS_NAME } from "./tabvfs.mjs";
 
 const AUTH = {
@@ -40,6 +41,10 @@ const MAX_IDS = 255; // statement ids per connection (a key's low byte)
 const COMPACT_ROWID = 2n ** 40n; // row ids a compact answer holds: [0, 2^40)
 const PROGRESS_OPS = 1000; // SQLite VM steps between two looks at a statement's deadline
 const SQLITE_INTERRUPT = 9;
+const SQLITE_BUSY = 5;
+// Statements that may read under the shared lock (a write among them is refused by the VFS
+// and runs again exclusively; see readShared).
+const READ = /^\s*(SELECT\b|VALUES\b|WITH\b|PRAGMA\s+data_version\s*$)/i;
 
 // The absolute deadline (performance.now()) of a call given `timeoutMs` from now; Infinity
 // for none (undefined, null or negative).
@@ -128,7 +133,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
     if (onTabVfs) db.exec("PRAGMA temp_store=MEMORY"); // (the VFS opens no temporary files)
     const conn = { db, ptr: db.pointer, cache: new Map(), collect: null, collecting: false,
                    ids: new Map(), texts: [], deadline: Infinity, expired: false, callId: 0,
-                   path: onTabVfs ? path : null };
+                   path: onTabVfs ? path : null, lockName: null };
     capi.sqlite3_set_authorizer(conn.ptr, authorizer(conn), 0);
     // A statement past its call's deadline is stopped (SQLITE_INTERRUPT): nothing else can
     // run in this thread while it does, so it has to look at the clock itself.
@@ -442,17 +447,79 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
   // Locks kept by a statement that left a transaction open: handle -> release function.
   const kept = new Map();
 
+  // The keep() of runLocked for an exclusive statement of `handle`: the lock stays only
+  // while a transaction is open.
+  const keepForTransaction = (handle) => (release) => {
+    const conn = conns.get(handle);
+    if (conn && !autocommit(conn.ptr)) {
+      kept.set(handle, release);
+      return true;
+    }
+    return false;
+  };
+
   // Run `work` for `handle` inside the Web Lock `lockName` (see runLocked): the statement
-  // starts in the grant callback, and the lock stays only while a transaction is open.
-  function locked(handle, lockName, timeoutMs, work) {
-    return runLocked(lockName, timeoutMs, work, (release) => {
-      const conn = conns.get(handle);
-      if (conn && !autocommit(conn.ptr)) {
-        kept.set(handle, release);
-        return true;
+  // starts in the grant callback. On tabsqlite's VFS a read outside a transaction takes the
+  // lock shared and keeps it for the next reads (readlocks.mjs); while it is kept, a read
+  // runs at once and its answer is returned as is, not as a request.
+  function locked(handle, lockName, timeoutMs, work, sql) {
+    const conn = conns.get(handle);
+    if (conn) conn.lockName = lockName;
+    if (conn && conn.path !== null && READ.test(sql) && autocommit(conn.ptr)) {
+      if (readLocks.holds(lockName)) {
+        const out = readShared(work);
+        if (out !== null) return out;
+        readLocks.stats.exclusiveAgain += 1;
+        readLocks.giveUp(lockName); // it needs the exclusive lock: ask for it below
+      } else {
+        return readLocked(handle, lockName, timeoutMs, work);
       }
-      return false;
+    }
+    return runLocked(lockName, timeoutMs, work, keepForTransaction(handle));
+  }
+
+  // Run a read while holding the lock shared only: SQLite may not take more than a shared
+  // lock then (tabvfs refuses with SQLITE_BUSY). null: it wanted more (a journal left by a
+  // tab that died mid-transaction, to roll back; or a statement that writes after all),
+  // and has to run again under the exclusive lock; nothing was changed.
+  function readShared(work) {
+    tabvfs.sharedOnly = true;
+    let out;
+    try {
+      out = work();
+    } finally {
+      tabvfs.sharedOnly = false;
+    }
+    return Array.isArray(out) && out[0] === 0 && (out[2] & 0xff) === SQLITE_BUSY ? null : out;
+  }
+
+  // A read that requests the lock shared (kept afterwards), and again exclusively if it
+  // needs to (see readShared). {promise, cancel} as runLocked's.
+  function readLocked(handle, lockName, timeoutMs, work) {
+    const start = performance.now();
+    let again = false;
+    let cancelled = false;
+    let current = runLocked(lockName, timeoutMs, () => {
+      const out = readShared(work);
+      again = out === null;
+      return out;
+    }, (release) => !again && conns.has(handle) && readLocks.keep(lockName, release),
+    false, "shared");
+    const promise = current.promise.then((out) => {
+      if (!again || cancelled) return out === null ? undefined : out;
+      readLocks.stats.exclusiveAgain += 1;
+      const left = timeoutMs < 0 ? timeoutMs : Math.max(0, timeoutMs - (performance.now() - start));
+      current = runLocked(lockName, left, work, keepForTransaction(handle));
+      return current.promise;
     });
+    return {
+      promise,
+      cancel() {
+        cancelled = true;
+        const out = current.cancel();
+        return out === null ? undefined : out;
+      },
+    };
   }
 
   // A statement's id on its connection (1..MAX_IDS), or 0 when the connection has named
@@ -528,20 +595,21 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
     execMany(handle, sql, paramSets, realSets, timeoutMs, callId) {
       return run(handle, sql, paramSets, realSets, false, deadlineIn(timeoutMs), callId);
     },
-    // The same three, each run inside the database's Web Lock; they return {promise, cancel}.
+    // The same three, each run inside the database's Web Lock; they return {promise, cancel},
+    // or the answer itself for a read that ran at once under a kept shared lock.
     // `timeoutMs` (the last argument of lockedExec/lockedExecMany) counts from the request.
     lockedExec(handle, lockName, lockWaitMs, sql, params, reals, timeoutMs, callId) {
       const deadline = deadlineIn(timeoutMs);
       return locked(handle, lockName, lockWaitMs,
-                    () => run(handle, sql, [params], [reals], false, deadline, callId));
+                    () => run(handle, sql, [params], [reals], false, deadline, callId), sql);
     },
     lockedExecArgs(handle, lockName, lockWaitMs, sql, reals, ...params) {
-      return locked(handle, lockName, lockWaitMs, () => run(handle, sql, [params], [reals]));
+      return locked(handle, lockName, lockWaitMs, () => run(handle, sql, [params], [reals]), sql);
     },
     lockedExecMany(handle, lockName, lockWaitMs, sql, paramSets, realSets, timeoutMs, callId) {
       const deadline = deadlineIn(timeoutMs);
       return locked(handle, lockName, lockWaitMs,
-                    () => run(handle, sql, paramSets, realSets, false, deadline, callId));
+                    () => run(handle, sql, paramSets, realSets, false, deadline, callId), sql);
     },
     // Give back the lock a statement kept for its open transaction.
     unlock,
@@ -558,6 +626,9 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
       const conn = conns.get(handle);
       if (!conn) return;
       conns.delete(handle);
+      if (conn.lockName && ![...conns.values()].some((c) => c.lockName === conn.lockName)) {
+        readLocks.giveUp(conn.lockName); // this realm's last connection to it
+      }
       for (const { stmt } of conn.cache.values()) stmt.finalize();
       conn.cache.clear();
       conn.db.close();
@@ -591,6 +662,10 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
     },
     vfsReady() {
       return true;
+    },
+    // The counters of this thread's kept read locks (readlocks.mjs), a JSON string.
+    lockStats() {
+      return JSON.stringify(readLocks.stats);
     },
     sqliteVersion: capi.sqlite3_libversion(),
   };

@@ -247,6 +247,7 @@ async function startMainThreadTab(options) {
     alive: (handle) => db.alive(handle),
     interrupt: (handle) => db.interrupt(handle),
     deleteFiles: (path) => call("deleteFiles", path),
+    lockStats: () => call("lockStats"),
     ...coordination,
     post_to_page(data) {
       if (options.onEvent) options.onEvent(toPlain(data, false));

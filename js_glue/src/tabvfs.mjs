@@ -4,7 +4,9 @@
 //
 // Who may touch the file is decided outside SQLite, by the database's Web Lock: every
 // statement runs inside it (shim.mjs, runLocked) and a transaction keeps it until it ends.
-// So SQLite's own locks here only record the level it asked for; xCheckReservedLock says
+// A plain read may hold it shared only (readlocks.mjs): then `sharedOnly` is set and SQLite
+// gets SQLITE_BUSY for anything above SHARED (the shim runs it again exclusively).
+// Otherwise SQLite's own locks here only record the level it asked for; xCheckReservedLock says
 // "nobody", which is true while we hold the Web Lock: a non-empty journal found then was
 // left by a tab that died inside a transaction, and SQLite rolls it back (under our lock,
 // before it reads). Between statements SQLite drops to no lock, so at the next one it
@@ -19,6 +21,7 @@
 export const VFS_NAME = "tabsqlite";
 const SECTOR = 4096;
 const JOURNAL = "-journal";
+const SQLITE_LOCK_SHARED = 1;
 
 // True where this browser lets several handles share a file (feature detection, once).
 export async function unsafeHandlesWork() {
@@ -140,6 +143,7 @@ export function installTabVfs(sqlite3) {
       }
     },
     xLock(pFile, level) {
+      if (level > SQLITE_LOCK_SHARED && vfs.sharedOnly) return capi.SQLITE_BUSY;
       open.get(pFile).lock = level;
       return 0;
     },
@@ -251,8 +255,11 @@ export function installTabVfs(sqlite3) {
     entry.journal.close();
   }
 
-  return {
+  const vfs = {
     name: VFS_NAME,
+    // True while the Web Lock is held shared only (a read, see shim.mjs): SQLite may not go
+    // past a shared lock then; asking for more gets SQLITE_BUSY.
+    sharedOnly: false,
     // Open (creating) the handles of `path` and its journal; counted, see release().
     async prepare(path) {
       const entry = files.get(path);
@@ -284,4 +291,5 @@ export function installTabVfs(sqlite3) {
     },
     forget,
   };
+  return vfs;
 }

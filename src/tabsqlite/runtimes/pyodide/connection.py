@@ -166,9 +166,13 @@ class PyodideConnection(Connection):
     async def _run_locked(
         self, request: Any, waited_ms: int | None = None, call_timeout: bool = False
     ) -> Result:
-        """Wait for a statement the shim runs inside the Web Lock, and take its result."""
+        """Wait for a statement the shim runs inside the Web Lock, and take its result (or
+        take it at once: a read that ran under the shared lock this tab keeps)."""
+        promise = getattr(request, "promise", None)
+        if promise is None:
+            return self._locked_result(request)
         try:
-            raw = await request.promise
+            raw = await promise
         except asyncio.CancelledError:
             raw = request.cancel()  # the result if it ran already, else None
             if self._async:  # the worker answers: wait for it, whatever else is cancelled
