@@ -242,7 +242,7 @@ async def test_new_file_gets_the_runtime_page_size_existing_keeps_its_own(
         await new.close(delete_database=True)
         json.dumps(out)
     """)
-    assert json.loads(sizes) == [8192, 7, 16384]  # 8192: sqlite-wasm's own default
+    assert json.loads(sizes) == [8192, 7, 4096]  # 8192: sqlite-wasm's own default
 
 
 # Cases written once for every runtime: tests/<file> runs on CPython and here in a tab.

@@ -67,7 +67,7 @@ export function installTabVfs(sqlite3) {
   const { capi, wasm } = sqlite3;
   // path -> {db, journal (access handles), refs}; a journal's path maps to its database's.
   const files = new Map();
-  // sqlite3_file pointer -> {sah, path, lock}
+  // sqlite3_file pointer -> {sah, path, lock, dirty (written since its last flush)}
   const open = new Map();
   let lastError = null;
 
@@ -89,8 +89,8 @@ export function installTabVfs(sqlite3) {
       const file = open.get(pFile);
       open.delete(pFile);
       try {
-        if (file) file.sah.flush();
-        return 0;
+        if (file && file.dirty) file.sah.flush(); // (a hot-journal check opens and closes
+        return 0;                                 // the journal before every statement)
       } catch (e) {
         return fail(e, capi.SQLITE_IOERR_CLOSE);
       }
@@ -113,6 +113,7 @@ export function installTabVfs(sqlite3) {
       const file = open.get(pFile);
       try {
         const src = wasm.heap8u().subarray(Number(pSrc), Number(pSrc) + n);
+        file.dirty = true;
         return file.sah.write(src, { at: Number(offset64) }) === n ? 0 : capi.SQLITE_IOERR_WRITE;
       } catch (e) {
         return fail(e, e && e.name === "QuotaExceededError" ? capi.SQLITE_FULL : capi.SQLITE_IOERR_WRITE);
@@ -120,7 +121,9 @@ export function installTabVfs(sqlite3) {
     },
     xTruncate(pFile, size64) {
       try {
-        open.get(pFile).sah.truncate(Number(size64));
+        const file = open.get(pFile);
+        file.dirty = true;
+        file.sah.truncate(Number(size64));
         return 0;
       } catch (e) {
         return fail(e, capi.SQLITE_IOERR_TRUNCATE);
@@ -128,7 +131,9 @@ export function installTabVfs(sqlite3) {
     },
     xSync(pFile) {
       try {
-        open.get(pFile).sah.flush();
+        const file = open.get(pFile);
+        file.sah.flush();
+        file.dirty = false;
         return 0;
       } catch (e) {
         return fail(e, capi.SQLITE_IOERR_FSYNC);
@@ -177,7 +182,7 @@ export function installTabVfs(sqlite3) {
         return fail(new Error(`tabsqlite VFS: no prepared handle for '${name}' ` +
           "(temporary files must stay in memory)"), capi.SQLITE_CANTOPEN);
       }
-      open.set(pFile, { sah, path: name, lock: 0 });
+      open.set(pFile, { sah, path: name, lock: 0, dirty: false });
       const file = new capi.sqlite3_file(pFile);
       file.$pMethods = ioMethods.pointer;
       file.dispose();

@@ -265,6 +265,9 @@ async def _open(
                 if options.page_size is not None:  # only takes effect on a new, empty file
                     await conn.execute(f"PRAGMA page_size={int(options.page_size)}")
                 await conn.execute(f"PRAGMA journal_mode={_journal_mode(options)}")
+                if options.journal_size_limit is not None:
+                    await conn.execute(
+                        f"PRAGMA journal_size_limit={int(options.journal_size_limit)}")
             await conn.execute("SELECT count(*) FROM sqlite_schema")
             await conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         except BaseException:

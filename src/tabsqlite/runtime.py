@@ -97,11 +97,14 @@ class ConnectOptions:
     :param journal_mode: the journal mode of file databases (``PRAGMA journal_mode``).
     :param page_size: the page size (bytes) of files this connection creates; ``None``
         keeps SQLite's default. An existing file keeps the page size it was made with.
+    :param journal_size_limit: bytes a kept journal (``persist``, ``truncate``, WAL) may
+        keep after a commit (``PRAGMA journal_size_limit``); ``None`` keeps SQLite's default.
     """
 
     lock_timeout: float = 10.0
     journal_mode: str = "wal"
     page_size: int | None = None
+    journal_size_limit: int | None = None
 
 
 class Connection(ABC):

@@ -30,15 +30,20 @@ from .transport import BroadcastTransport
 
 
 class PyodideRuntime(Runtime):
-    """Runs tabsqlite in a browser tab: sqlite-wasm's ``opfs`` VFS, shared by every tab."""
+    """Runs tabsqlite in a browser tab: tabsqlite's own OPFS VFS where the browser lets
+    several tabs hold a file's handles (else sqlite-wasm's ``opfs``), shared by every tab."""
 
     name = "pyodide"
-    #: Rollback journal (WAL needs shared memory the VFS lacks). The opfs VFS hands every
-    #: page write to its I/O worker and waits for the answer (about a millisecond each on
-    #: a small machine), so a commit costs per page written. 16 KiB
-    #: pages halve the round trips of sqlite-wasm's default 8 KiB: a 5,000-row commit took
-    #: 22 ms instead of 30, and 37 instead of 62 with a diff trigger (bench/, figure 6).
-    options = ConnectOptions(journal_mode="delete", page_size=16384)
+    #: A rollback journal (WAL needs memory shared between tabs, which they lack), kept
+    #: between commits (``persist``: its header is zeroed, not the file deleted or
+    #: truncated: one flush less per commit) and cut back to 1 MiB after a big one. 4 KiB
+    #: pages: on tabsqlite's VFS every page costs a few microseconds, so a small commit
+    #: writes and flushes less. One tab's autocommit inserts, one run on this machine
+    #: (bench/, figure 3): 4 KiB persist 291/s, 16 KiB persist 227/s, 16 KiB delete 214/s,
+    #: 16 KiB truncate 185/s. ``synchronous`` stays FULL (NORMAL: 242/s against 227/s, but
+    #: a power cut could then undo acknowledged commits).
+    options = ConnectOptions(journal_mode="persist", page_size=4096,
+                             journal_size_limit=1 << 20)
 
     def __init__(self) -> None:
         self._glue = _glue()
