@@ -49,6 +49,14 @@ async def test_works_without_cross_origin_isolation(open_tabs: Any, plain_server
 async def test_worker_uses_our_vfs_by_default(open_tabs: Any) -> None:
     (tab,) = await open_tabs(1)
     assert await tab.run("import tabsqlite_glue as glue; glue.vfs") == "tabsqlite"
+    root = await tab.run("""
+        from pyodide.code import run_js
+        await run_js(
+            "(async () => { const names = [];"
+            " for await (const n of (await navigator.storage.getDirectory()).keys()) names.push(n);"
+            " return names.join(','); })()")
+    """)
+    assert ".tabsqlite-probe" not in root.split(",")  # the feature probe cleans up
 
 
 @pytest.mark.parametrize("mode", ["worker", "main"])

@@ -37,6 +37,8 @@ export async function unsafeHandlesWork() {
     } finally {
       a.close();
     }
+    // (another tab may be probing it right now: then it stays, for that tab to remove)
+    await root.removeEntry(".tabsqlite-probe").catch(() => {});
     return ok;
   } catch {
     return false;
