@@ -27,7 +27,10 @@ const SQLITE_LOCK_SHARED = 1;
 export async function unsafeHandlesWork() {
   try {
     const root = await navigator.storage.getDirectory();
-    const probe = await root.getFileHandle(".tabsqlite-probe", { create: true });
+    // A file of its own: tabs starting together probe at once, and one removing a shared
+    // probe file under another's feet made that one fall back to "opfs".
+    const name = `.tabsqlite-probe-${crypto.randomUUID()}`;
+    const probe = await root.getFileHandle(name, { create: true });
     const a = await probe.createSyncAccessHandle({ mode: "readwrite-unsafe" });
     let ok = false;
     try {
@@ -37,8 +40,7 @@ export async function unsafeHandlesWork() {
     } finally {
       a.close();
     }
-    // (another tab may be probing it right now: then it stays, for that tab to remove)
-    await root.removeEntry(".tabsqlite-probe").catch(() => {});
+    await root.removeEntry(name).catch(() => {});
     return ok;
   } catch {
     return false;
