@@ -217,17 +217,8 @@ await db.execute("CREATE TABLE IF NOT EXISTS items(id INTEGER PRIMARY KEY, tag T
 """
 
 KILL_VICTIM = """
-import asyncio, tabsqlite
+import tabsqlite
 db = await tabsqlite.open_database({path!r})
-await db.execute("PRAGMA cache_size=10")
-async def doomed():
-    async with db.write_transaction() as tx:
-        await tx.execute_many("INSERT INTO items(tag, n) VALUES (?, ?)",
-                              [["x" * 200, i] for i in range(20000)])
-        await tx.get_all("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
-                         "FROM c) SELECT count(*) FROM c WHERE x < 2000000000")
-doing = asyncio.ensure_future(doomed())
-await asyncio.sleep(0)
 """
 
 KILL_SURVIVOR_WRITE = """

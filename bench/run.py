@@ -22,7 +22,7 @@ from typing import Any
 from playwright.async_api import BrowserContext, async_playwright
 
 from tabsqlite.devserver import DevServer
-from tabsqlite.testing import BrowserTab, profile_context
+from tabsqlite.testing import SPILLED_TRANSACTION, BrowserTab, profile_context
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import browser_cases as cases
@@ -338,6 +338,7 @@ class Bench:
             (victim,) = await self.tabs(1)
             await survivor.run(cases.KILL_SURVIVOR_OPEN.format(path=path))
             await victim.run(cases.KILL_VICTIM.format(path=path))
+            await victim.run(SPILLED_TRANSACTION)
             await asyncio.sleep(1.0)  # inside its long statement, pages spilled
             await victim.page.close()
             out = json.loads(await survivor.run(cases.KILL_SURVIVOR_WRITE, timeout=60))

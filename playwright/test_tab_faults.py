@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tabsqlite.testing import SPILLED_TRANSACTION
+
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 DB = "/faults/app.db"
@@ -363,17 +365,7 @@ async def test_tab_closed_inside_a_spilled_transaction(open_tabs: Any) -> None:
     (victim,) = await open_tabs(1)
     await survivor.run(SETUP)
     await victim.run(SETUP)
-    await victim.run("""
-        await db.execute("PRAGMA cache_size=10")
-        async def doomed():
-            async with db.write_transaction() as tx:
-                await tx.execute_many("INSERT INTO items(tag, n) VALUES (?, ?)",
-                                      [["x" * 200, i] for i in range(20000)])
-                await tx.get_all("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
-                                 "FROM c) SELECT count(*) FROM c WHERE x < 2000000000")
-        doing = asyncio.ensure_future(doomed())
-        await asyncio.sleep(0)
-    """)
+    await victim.run(SPILLED_TRANSACTION)
     await asyncio.sleep(1.0)  # inside the long statement by now
     await victim.page.close()
     out = json.loads(await survivor.run("""

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tabsqlite.testing import SPILLED_TRANSACTION
+
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 DB = "/vfs/counter.db"
@@ -182,17 +184,8 @@ async def test_read_after_a_dead_writer_rolls_its_journal_back(open_tabs: Any) -
     await victim.run(f"""
         import asyncio, tabsqlite
         db = await tabsqlite.open_database({path!r})
-        await db.execute("PRAGMA cache_size=10")
-        async def doomed():
-            async with db.write_transaction() as tx:
-                await tx.execute("UPDATE items SET tag = 'changed'")
-                await tx.execute_many("INSERT INTO items(tag, n) VALUES (?, ?)",
-                                      [["x" * 200, i] for i in range(20000)])
-                await tx.get_all("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
-                                 "FROM c) SELECT count(*) FROM c WHERE x < 2000000000")
-        doing = asyncio.ensure_future(doomed())
-        await asyncio.sleep(0)
     """)
+    await victim.run(SPILLED_TRANSACTION)
     await asyncio.sleep(1.0)  # inside the long statement, pages spilled
     await victim.page.close()
     out = json.loads(await reader.run("""

@@ -18,7 +18,26 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page, Playwright
 
-__all__ = ["CHROMIUM_ARGS", "BrowserTab", "browser_path", "profile_context"]
+__all__ = ["CHROMIUM_ARGS", "SPILLED_TRANSACTION", "BrowserTab", "browser_path",
+           "profile_context"]
+
+#: Python for a tab whose ``db`` has a table ``items(tag, n)``: start a write transaction
+#: whose pages spill to the file (a 10-page cache; every row updated, then 20,000 rows of
+#: 200 bytes), then a statement that runs for a long while, in a task of its own. The caller
+#: then closes or kills the tab mid-transaction: it leaves a hot journal behind.
+SPILLED_TRANSACTION = """
+import asyncio
+await db.execute("PRAGMA cache_size=10")
+async def doomed():
+    async with db.write_transaction() as tx:
+        await tx.execute("UPDATE items SET tag = 'changed'")
+        await tx.execute_many("INSERT INTO items(tag, n) VALUES (?, ?)",
+                              [["x" * 200, i] for i in range(20000)])
+        await tx.get_all("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
+                         "FROM c) SELECT count(*) FROM c WHERE x < 2000000000")
+doing = asyncio.ensure_future(doomed())
+await asyncio.sleep(0)
+"""
 
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
