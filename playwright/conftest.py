@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -43,8 +44,25 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+#: How the suite's pages are served: "plain" (the default: no COOP/COEP, as most static
+#: hosts serve, and as tabsqlite's own VFS needs nothing more) or "isolated" (COOP/COEP, so
+#: SharedArrayBuffer exists: what sqlite-wasm's `opfs` fallback needs).
+HEADERS = os.environ.get("TABSQLITE_TEST_HEADERS", "plain")
+
+
 @pytest.fixture(scope="session")
 def server_url(wheels: Path) -> Any:
+    """The harness, served as ``$TABSQLITE_TEST_HEADERS`` says (see :data:`HEADERS`)."""
+    if HEADERS not in ("plain", "isolated"):
+        raise ValueError(f"TABSQLITE_TEST_HEADERS must be plain or isolated, not {HEADERS!r}")
+    server = DevServer(HARNESS, ROOT / "js_glue", wheels, isolated=HEADERS == "isolated").start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def isolated_server_url(wheels: Path) -> Any:
+    """The harness served with COOP/COEP, for what needs SharedArrayBuffer."""
     server = DevServer(HARNESS, ROOT / "js_glue", wheels).start()
     yield server.url
     server.stop()

@@ -148,13 +148,16 @@ async def test_timeout_stops_a_long_query_and_frees_the_lock(open_tabs: Any, mod
     await a.run("await holding")
 
 
-async def test_cancelling_stops_the_statement_in_main_thread_mode(open_tabs: Any) -> None:
+async def test_cancelling_stops_the_statement_in_main_thread_mode(
+    open_tabs: Any, isolated_server_url: str
+) -> None:
     """On the page, cancelling the task stops its statement in the database worker (through
-    a SharedArrayBuffer the statement's progress handler reads): asyncio.wait_for returns
-    on time and the lock is free for the other tabs at once. (In worker mode Python and the
-    statement share one thread: there, timeout= bounds a statement.)"""
-    (a,) = await open_tabs(1, mode="main")
-    (b,) = await open_tabs(1)
+    a SharedArrayBuffer the statement's progress handler reads, so the page is served with
+    COOP/COEP): asyncio.wait_for returns on time and the lock is free for the other tabs at
+    once. (In worker mode Python and the statement share one thread: there, timeout= bounds
+    a statement.)"""
+    (a,) = await open_tabs(1, mode="main", base=isolated_server_url)
+    (b,) = await open_tabs(1, base=isolated_server_url)
     await a.run(SETUP)
     await b.run(SETUP)
     out = json.loads(await a.run("""

@@ -221,9 +221,9 @@ async def test_delete_database_removes_opfs_files(open_tabs: Any) -> None:
 
 
 async def test_new_file_gets_the_runtime_page_size_existing_keeps_its_own(
-    open_tabs: Any,
+    open_tabs: Any, isolated_server_url: str,
 ) -> None:
-    (tab,) = await open_tabs(1)
+    (tab,) = await open_tabs(1, base=isolated_server_url)  # (the old file is made on opfs)
     sizes = await tab.run("""
         import json, tabsqlite
         from pyodide.code import run_js
