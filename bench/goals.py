@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from stats import median, p95
+
 Figures = dict[str, Any]
 
 WRITE_AHEAD = "wa-sqlite OPFSWriteAheadVFS"
@@ -24,6 +26,10 @@ def _get(figures: Figures, *path: str) -> Any:
     return value
 
 
+def _or_none(stat: Callable[[list[float]], float], values: list[float] | None) -> float | None:
+    return stat(values) if values else None
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or b in (None, 0) else a / b  # type: ignore[operator]
 
@@ -33,8 +39,6 @@ def _trigger_overhead(figures: Figures) -> float | None:
     t = _get(figures, "trigger_cost", "trigger_cost")
     if not t:
         return None
-    from statistics import median
-
     ours = median(t["trigger"]) - median(t["plain"])
     sqlite = median(t["js_trigger"]) - median(t["js_plain"])
     return ours / sqlite if sqlite > 0 else None
@@ -91,34 +95,21 @@ GOALS: list[tuple[str, str, str, Callable[[Figures], Any], Callable[[Any], bool]
                       _get(f, "bulk", "bulk_insert_10k", "js")),
      lambda v: v <= 1.6, "<= 1.6x"),
     ("4", "commit in A -> watch result in B, p50", "ms",
-     lambda f: _median(_get(f, "latency", "latency_ms", "watch")),
+     lambda f: _or_none(median, _get(f, "latency", "latency_ms", "watch")),
      lambda v: v <= 5, "<= 5 ms"),
     ("4", "commit in A -> watch result in B, p95", "ms",
-     lambda f: _p95(_get(f, "latency", "latency_ms", "watch")),
+     lambda f: _or_none(p95, _get(f, "latency", "latency_ms", "watch")),
      lambda v: v <= 20, "<= 20 ms"),
     ("5", "8 tabs cold open, 20 trials: success", "share",
      lambda f: _get(f, "cold_open", "cold_open", "success"),
      lambda v: v == 1.0, "100%"),
     ("5", "8 tabs cold open, p95", "ms",
-     lambda f: _p95(_get(f, "cold_open", "cold_open", "times_ms")),
+     lambda f: _or_none(p95, _get(f, "cold_open", "cold_open", "times_ms")),
      lambda v: v <= 1000, "<= 1000 ms"),
     ("6", "persisted diff trigger's cost vs SQLite's own cost of it in raw JS", "x",
      _trigger_overhead,
      lambda v: v <= 1.1, "<= 1.1x"),
 ]
-
-
-def _median(values: list[float] | None) -> float | None:
-    from statistics import median
-
-    return float(median(values)) if values else None
-
-
-def _p95(values: list[float] | None) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return float(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))])
 
 
 def check(figures: Figures) -> list[dict[str, Any]]:

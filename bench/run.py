@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,18 +28,10 @@ import browser_cases as cases
 import chart
 import cpython_cases
 import goals
+from stats import median, p95
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = Path(__file__).resolve().parent
-
-
-def median(values: list[float]) -> float:
-    return float(statistics.median(values))
-
-
-def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return float(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))])
 
 
 class Bench:

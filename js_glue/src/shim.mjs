@@ -468,9 +468,8 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
     if (conn && conn.path !== null && READ.test(sql) && autocommit(conn.ptr)) {
       if (readLocks.holds(lockName)) {
         const out = readShared(work);
-        if (out !== null) return out;
-        readLocks.stats.exclusiveAgain += 1;
-        readLocks.giveUp(lockName); // it needs the exclusive lock: ask for it below
+        if (out !== null) return out; // else it needs the exclusive lock (asking for it
+                                      // gives up the kept one, see runLocked)
       } else {
         return readLocked(handle, lockName, timeoutMs, work);
       }
@@ -490,7 +489,11 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
     } finally {
       tabvfs.sharedOnly = false;
     }
-    return Array.isArray(out) && out[0] === 0 && (out[2] & 0xff) === SQLITE_BUSY ? null : out;
+    if (Array.isArray(out) && out[0] === 0 && (out[2] & 0xff) === SQLITE_BUSY) {
+      readLocks.stats.exclusiveAgain += 1;
+      return null;
+    }
+    return out;
   }
 
   // A read that requests the lock shared (kept afterwards), and again exclusively if it
@@ -507,7 +510,6 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
     false, "shared");
     const promise = current.promise.then((out) => {
       if (!again || cancelled) return out === null ? undefined : out;
-      readLocks.stats.exclusiveAgain += 1;
       const left = timeoutMs < 0 ? timeoutMs : Math.max(0, timeoutMs - (performance.now() - start));
       current = runLocked(lockName, left, work, keepForTransaction(handle));
       return current.promise;
