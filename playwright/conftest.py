@@ -49,6 +49,12 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 #: SharedArrayBuffer exists: what sqlite-wasm's `opfs` fallback needs).
 HEADERS = os.environ.get("TABSQLITE_TEST_HEADERS", "plain")
 
+#: How tabsqlite's VFS holds the files in the suite's tabs: "auto" (the default: what the
+#: browser supports, "shared" in Chromium) or "lending" (what browsers without
+#: readwrite-unsafe handles run; Chromium runs it too when told). A test that names its
+#: own ``handles`` keeps them.
+HANDLES = os.environ.get("TABSQLITE_TEST_HANDLES", "auto")
+
 
 @pytest.fixture(scope="session")
 def server_url(wheels: Path) -> Any:
@@ -106,6 +112,11 @@ async def open_tabs(
 
     async def opener(count: int, mode: str = "worker", query: str = "",
                      base: str | None = None) -> list[Tab]:
+        if HANDLES not in ("auto", "shared", "lending"):
+            raise ValueError(f"TABSQLITE_TEST_HANDLES must be auto, shared or lending, "
+                             f"not {HANDLES!r}")
+        if HANDLES != "auto" and "handles=" not in query:
+            query += f"&handles={HANDLES}"
         new = []
         for _ in range(count):
             page = await context.new_page()

@@ -1,26 +1,31 @@
 // Cross-tab coordination that works in any context (page or worker): Web Locks and
 // BroadcastChannel. Python holds the returned objects and calls back into them.
-import { readLocks, WANT_REPEAT_MS } from "./readlocks.mjs";
+import { keptLocks } from "./keptlocks.mjs";
 
 // Run `fn()` inside the lock `name`, in the grant callback itself: no task switch
 // happens while the lock is held, so the next tab gets it as soon as `fn` returns. Returns
 // {promise, cancel}: `promise` resolves to fn's result, or to undefined if `timeoutMs` passed
 // before the grant (or, with `ifAvailable`, if someone holds the lock). After `fn` ran,
 // `keep(release)` decides: true keeps the lock until `release()` is called (a transaction
-// left open, or a shared lock kept for the next reads), false gives it back at once.
+// left open, or a lock kept for the next statements), false gives it back at once.
 // `cancel()` withdraws a request not yet granted and returns undefined, or returns fn's
-// result if it ran. `mode`: "exclusive" (the default) or "shared". An exclusive request
-// asks the readers that keep the lock shared to let go (see readlocks.mjs).
-export function runLocked(name, timeoutMs, fn, keep, ifAvailable = false, mode = "exclusive") {
+// result if it ran. Options: `mode` "exclusive" (the default) or "shared"; `ifAvailable`;
+// `before()`, run first inside the grant, may return a promise (fn waits for it, the lock
+// held) and `letGo()`, run just before the lock goes, whenever that is: the lending VFS
+// opens the file's handles in one and closes them in the other. If `before` throws or
+// rejects, `fn` does not run, the lock goes, and `promise` rejects. An exclusive request
+// asks the tabs that keep the lock to let go (see keptlocks.mjs).
+export function runLocked(name, timeoutMs, fn, keep, { mode = "exclusive", ifAvailable = false,
+                                                       before = null, letGo = null } = {}) {
   const controller = new AbortController();
   let timer = null;
-  let wanting = null;
+  let wanting = null; // stops saying we want the lock
   let ran = false;
   let cancelled = false;
   let result;
   const settle = () => {
     if (timer !== null) clearTimeout(timer);
-    if (wanting !== null) clearInterval(wanting);
+    if (wanting !== null) wanting();
     timer = wanting = null;
   };
   const promise = new Promise((resolve, reject) => {
@@ -34,14 +39,13 @@ export function runLocked(name, timeoutMs, fn, keep, ifAvailable = false, mode =
       }
     }
     if (mode === "exclusive" && !ifAvailable) {
-      readLocks.want(name);
-      wanting = setInterval(() => readLocks.want(name), WANT_REPEAT_MS);
+      wanting = keptLocks.want(name);
     }
-    navigator.locks.request(name, options, (lock) => {
-      settle();
-      if (!lock || cancelled) { // not available, or granted after cancel (an abort does not undo a grant)
+    // The statement, once the lock (and what `before` readies) is there.
+    const granted = () => {
+      if (cancelled) { // granted after cancel (an abort does not undo a grant)
         resolve(undefined);
-        return undefined;
+        return false;
       }
       let failed = null;
       try {
@@ -50,11 +54,40 @@ export function runLocked(name, timeoutMs, fn, keep, ifAvailable = false, mode =
         failed = e;
       }
       ran = true;
-      let held;
-      const kept = keep(() => held && held());
       if (failed) reject(failed);
       else resolve(result);
-      return kept ? new Promise((done) => { held = done; }) : undefined;
+      return true;
+    };
+    navigator.locks.request(name, options, (lock) => {
+      settle();
+      if (!lock) { // not available
+        resolve(undefined);
+        return undefined;
+      }
+      let held = null;
+      const release = () => {
+        if (letGo !== null) letGo();
+        if (held !== null) held();
+      };
+      // After the statement: hold on (a promise the kept lock's release settles) or go.
+      const after = () => {
+        if (granted() && keep(release)) return new Promise((done) => { held = done; });
+        if (letGo !== null) letGo();
+        return undefined;
+      };
+      let ready;
+      try {
+        ready = before === null ? undefined : before();
+      } catch (e) {
+        if (letGo !== null) letGo();
+        reject(e);
+        return undefined;
+      }
+      if (ready === null || ready === undefined) return after();
+      return Promise.resolve(ready).then(after, (e) => {
+        if (letGo !== null) letGo();
+        reject(e);
+      });
     }).catch((e) => {
       settle();
       if (e && (e.name === "AbortError" || e.name === "TimeoutError")) resolve(undefined);
@@ -79,7 +112,7 @@ export function runLocked(name, timeoutMs, fn, keep, ifAvailable = false, mode =
 export function requestLock(name, timeoutMs, ifAvailable = false) {
   let release = null;
   const request = runLocked(name, timeoutMs, () => () => release(),
-                            (r) => { release = r; return true; }, ifAvailable);
+                            (r) => { release = r; return true; }, { ifAvailable });
   return {
     promise: request.promise,
     cancel() {

@@ -21,7 +21,7 @@ const requests = new Map();
 
 async function start(init) {
   const sqlite3 = await sqlite3InitModule({ print: () => {}, printErr: (...a) => console.warn(...a) });
-  const { vfs, tabvfs } = await chooseVfs(sqlite3, init.vfs);
+  const { vfs, tabvfs } = await chooseVfs(sqlite3, init.vfs, init.handles);
   const vfsList = sqlite3.capi.sqlite3_js_vfs_list();
   if (vfs !== "memdb" && !vfsList.includes(vfs)) {
     throw new Error(`sqlite-wasm has no '${vfs}' VFS here (have: ${vfsList.join(", ")})`);
@@ -38,7 +38,7 @@ async function start(init) {
 }
 
 const OPS = new Set(["open", "exec", "execMany", "close", "deleteFiles", "unlock", "presence",
-                     "vfsReady", "lockStats"]);
+                     "vfsReady", "vfsInfo", "lockStats"]);
 const LOCKED_OPS = new Set(["lockedExec", "lockedExecMany"]);
 
 self.onmessage = async (event) => {

@@ -1,6 +1,6 @@
 // A tab's worker in "worker mode": sqlite-wasm and Pyodide side by side, Python calls the
 // shim directly (one synchronous call per statement). The page talks to it with messages:
-//   {type: "init", wheelURL, micropipURL?, vfs}   -> {type: "ready", timings}
+//   {type: "init", wheelURL, micropipURL?, vfs, handles} -> {type: "ready", timings}
 //   {type: "run", id, code}                      -> {type: "result", id, ok, value | error}
 // Python can post {type: "event", data} to the page with tabsqlite_glue.post_to_page(data).
 import sqlite3InitModule from "../node_modules/@sqlite.org/sqlite-wasm/dist/index.mjs";
@@ -20,7 +20,7 @@ async function start(init) {
   const wheel = fetchWheel(init.wheelURL); // in flight while sqlite-wasm and Pyodide load
   const sqlite3 = await sqlite3InitModule({ print: () => {}, printErr: (...a) => console.warn(...a) });
   timings.sqliteReady = now();
-  const { vfs, tabvfs } = await chooseVfs(sqlite3, init.vfs);
+  const { vfs, tabvfs } = await chooseVfs(sqlite3, init.vfs, init.handles);
   const vfsList = sqlite3.capi.sqlite3_js_vfs_list();
   if (vfs !== "memdb" && !vfsList.includes(vfs)) {
     throw new Error(`sqlite-wasm has no '${vfs}' VFS here (have: ${vfsList.join(", ")}); ` +

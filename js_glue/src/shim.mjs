@@ -23,7 +23,7 @@
 // number when it fits (see compact()) and Python already has the statement's facts; else
 // one of the forms above.
 import { runLocked } from "./coordination.mjs";
-import { readLocks } from "./readlocks.mjs";
+import { keptLocks } from "./keptlocks.mjs";
 import { VFS_NAME } from "./tabvfs.mjs";
 
 const AUTH = {
@@ -460,13 +460,16 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
 
   // Run `work` for `handle` inside the Web Lock `lockName` (see runLocked): the statement
   // starts in the grant callback. On tabsqlite's VFS a read outside a transaction takes the
-  // lock shared and keeps it for the next reads (readlocks.mjs); while it is kept, a read
+  // lock shared and keeps it for the next reads (keptlocks.mjs); while it is kept, a read
   // runs at once and its answer is returned as is, not as a request.
   function locked(handle, lockName, timeoutMs, work, sql) {
     const conn = conns.get(handle);
     if (conn) conn.lockName = lockName;
+    if (conn && conn.path !== null && tabvfs.lending) {
+      return lendingLocked(conn, handle, lockName, timeoutMs, work);
+    }
     if (conn && conn.path !== null && READ.test(sql) && autocommit(conn.ptr)) {
-      if (readLocks.holds(lockName)) {
+      if (keptLocks.holds(lockName)) {
         const out = readShared(work);
         if (out !== null) return out; // else it needs the exclusive lock (asking for it
                                       // gives up the kept one, see runLocked)
@@ -475,6 +478,29 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
       }
     }
     return runLocked(lockName, timeoutMs, work, keepForTransaction(handle));
+  }
+
+  // Lending (tabvfs.mjs): every statement runs under the exclusive lock, with the file's
+  // handles borrowed in the grant. Afterwards the lock and the handles stay: with the
+  // connection while it has a transaction open, else kept by this realm for the next
+  // statements (keptlocks.mjs) until another tab wants them; then the handles are lent
+  // back (closed) and the lock goes. While kept, a statement runs at once and its answer
+  // is returned as is, not as a request.
+  function lendingLocked(conn, handle, lockName, timeoutMs, work) {
+    if (keptLocks.holds(lockName)) {
+      const out = work();
+      if (!autocommit(conn.ptr)) kept.set(handle, keptLocks.take(lockName));
+      return out;
+    }
+    const path = conn.path;
+    return runLocked(lockName, timeoutMs, work, (release) => {
+      if (!conns.has(handle)) return false;
+      if (!autocommit(conn.ptr)) {
+        kept.set(handle, release);
+        return true;
+      }
+      return keptLocks.keep(lockName, release);
+    }, { before: () => tabvfs.borrow(path), letGo: () => tabvfs.lend(path) });
   }
 
   // Run a read while holding the lock shared only: SQLite may not take more than a shared
@@ -490,7 +516,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
       tabvfs.sharedOnly = false;
     }
     if (Array.isArray(out) && out[0] === 0 && (out[2] & 0xff) === SQLITE_BUSY) {
-      readLocks.stats.exclusiveAgain += 1;
+      keptLocks.stats.exclusiveAgain += 1;
       return null;
     }
     return out;
@@ -506,8 +532,8 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
       const out = readShared(work);
       again = out === null;
       return out;
-    }, (release) => !again && conns.has(handle) && readLocks.keep(lockName, release),
-    false, "shared");
+    }, (release) => !again && conns.has(handle) && keptLocks.keep(lockName, release),
+    { mode: "shared" });
     const promise = current.promise.then((out) => {
       if (!again || cancelled) return out === null ? undefined : out;
       const left = timeoutMs < 0 ? timeoutMs : Math.max(0, timeoutMs - (performance.now() - start));
@@ -559,12 +585,17 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
     });
   }
 
+  // The transaction of `handle` ended: its lock goes (lending: this realm keeps it, with
+  // the handles, for the next statements unless someone wants it).
   function unlock(handle) {
     const release = kept.get(handle);
-    if (release) {
-      kept.delete(handle);
-      release();
+    if (!release) return;
+    kept.delete(handle);
+    const conn = conns.get(handle);
+    if (conn && conn.path !== null && tabvfs.lending && keptLocks.keep(conn.lockName, release)) {
+      return;
     }
+    release();
   }
 
   return {
@@ -580,8 +611,18 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
         }
       };
       if (tabvfs === null || (opts.vfs || vfs) !== VFS_NAME || path === ":memory:") return attempt();
-      return tabvfs.prepare(path).then(() => {
-        const out = attempt();
+      // (the caller holds the database's lock: with lending, the handles are borrowed for
+      // the open and lent back after it)
+      return tabvfs.prepare(path).then(async () => {
+        let out;
+        try {
+          await tabvfs.borrow(path);
+          out = attempt();
+        } catch (e) {
+          out = errorResult(null, e, false);
+        } finally {
+          tabvfs.lend(path);
+        }
         if (out[0] !== 1) tabvfs.release(path);
         return out;
       }, (e) => errorResult(null, e, false));
@@ -618,23 +659,31 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
     statementId,
     runner,
     presence,
+    // Close `handle`: SQLite closes first (a transaction still open rolls back while its
+    // lock is held), then the lock goes.
     close(handle) {
-      unlock(handle);
       const gone = presences.get(handle);
       if (gone) {
         presences.delete(handle);
         gone();
       }
       const conn = conns.get(handle);
-      if (!conn) return;
-      conns.delete(handle);
-      if (conn.lockName && ![...conns.values()].some((c) => c.lockName === conn.lockName)) {
-        readLocks.giveUp(conn.lockName); // this realm's last connection to it
+      if (!conn) {
+        unlock(handle);
+        return;
       }
       for (const { stmt } of conn.cache.values()) stmt.finalize();
       conn.cache.clear();
-      conn.db.close();
-      if (conn.path !== null) tabvfs.release(conn.path);
+      try {
+        conn.db.close();
+      } finally {
+        conns.delete(handle);
+        unlock(handle);
+        if (conn.lockName && ![...conns.values()].some((c) => c.lockName === conn.lockName)) {
+          keptLocks.giveUp(conn.lockName); // this realm's last connection to it
+        }
+        if (conn.path !== null) tabvfs.release(conn.path);
+      }
     },
     // failNext(code, message): the next statement fails with that SQLite result code (e.g.
     // 13 SQLITE_FULL, 3 SQLITE_PERM); failNext(0, message): the next deleteFiles throws.
@@ -665,10 +714,17 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
     vfsReady() {
       return true;
     },
-    // The counters of this thread's kept read locks (readlocks.mjs), a JSON string.
-    lockStats() {
-      return JSON.stringify(readLocks.stats);
+    // The VFS and how it holds handles, for the page of main-thread mode: {vfs, handles}.
+    vfsInfo() {
+      return { vfs, handles: tabvfs === null ? null : tabvfs.handles };
     },
+    // The counters of this thread's kept read locks (keptlocks.mjs), a JSON string.
+    lockStats() {
+      return JSON.stringify({ ...keptLocks.stats, ...(tabvfs === null ? {} : tabvfs.stats) });
+    },
+    // How tabsqlite's VFS holds the files' handles here: "shared" or "lending" (null: not
+    // installed).
+    handles: tabvfs === null ? null : tabvfs.handles,
     sqliteVersion: capi.sqlite3_libversion(),
   };
 }

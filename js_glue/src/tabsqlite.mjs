@@ -8,6 +8,10 @@
 // "worker" (fastest): Pyodide and sqlite-wasm share a dedicated worker; Python calls the
 // database directly. "main": Pyodide runs on the page (Python can touch the DOM) and every
 // database call is proxied to a database worker. The Python API is the same in both.
+// Options for the database: `vfs` ("auto", the default: tabsqlite's own VFS where the
+// browser has OPFS sync access handles, else sqlite-wasm's "opfs"; or a VFS's name) and
+// `handles` ("auto", "shared" or "lending": how tabsqlite's VFS holds the files, see
+// tabvfs.mjs; forced only to test).
 import { coordination } from "./coordination.mjs";
 import { toPlain } from "./convert.mjs";
 import { fetchWheel, installWheel } from "./install.mjs";
@@ -47,7 +51,7 @@ async function startWorkerTab(options) {
     }
   });
   worker.postMessage({ type: "init", micropipURL: options.micropipURL, wheelURL: options.wheelURL,
-                       vfs: options.vfs, unlockAsap: options.unlockAsap,
+                       vfs: options.vfs, handles: options.handles, unlockAsap: options.unlockAsap,
                        defaultDirectory: options.defaultDirectory });
   const ready = await waitFor(worker, (m) => m.type === "ready");
   return {
@@ -98,7 +102,8 @@ function databaseWorker(options) {
       // Granted once the worker is gone (crashed, or stopped by the browser).
       navigator.locks.request(aliveLock, () => gone(w));
     });
-    worker.postMessage({ type: "init", vfs: options.vfs, unlockAsap: options.unlockAsap, aliveLock });
+    worker.postMessage({ type: "init", vfs: options.vfs, handles: options.handles,
+                         unlockAsap: options.unlockAsap, aliveLock });
     return w;
   }
 
@@ -217,18 +222,20 @@ function databaseWorker(options) {
 async function startMainThreadTab(options) {
   const started = now();
   const db = databaseWorker(options);
-  const workerReady = db.call("vfsReady");
+  const workerReady = db.call("vfsInfo");
   const wheel = fetchWheel(options.wheelURL); // in flight while Pyodide loads
   const { loadPyodide } = await import("../node_modules/pyodide/pyodide.mjs");
   const pyodide = await loadPyodide({ indexURL: new URL("../node_modules/pyodide/", import.meta.url).href });
   const pyodideReady = now();
   await installWheel(pyodide, await wheel, options.micropipURL);
-  await workerReady;
+  const { vfs, handles } = await workerReady;
   const call = db.call;
   pyodide.registerJsModule("tabsqlite_glue", {
     mode: "main",
     workerStopped: WORKER_STOPPED,
     defaultDirectory: options.defaultDirectory || "/tabsqlite",
+    vfs,
+    handles,
     open: (path, opts) => call("open", path, opts),
     exec: (handle, sql, params, reals, timeoutMs) =>
       call("exec", handle, sql, params, reals, timeoutMs),

@@ -33,6 +33,7 @@ async def doomed():
         await tx.execute("UPDATE items SET tag = 'changed'")
         await tx.execute_many("INSERT INTO items(tag, n) VALUES (?, ?)",
                               [["x" * 200, i] for i in range(20000)])
+        await asyncio.sleep(0.01)  # (a tab that keeps the lock runs all of it at once)
         await tx.get_all("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
                          "FROM c) SELECT count(*) FROM c WHERE x < 2000000000")
 doing = asyncio.ensure_future(doomed())

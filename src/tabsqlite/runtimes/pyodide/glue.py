@@ -26,6 +26,12 @@ class Glue(Protocol):
     mode: str
     #: Where plain database names are placed in OPFS.
     defaultDirectory: str
+    #: The VFS connections open on (``"tabsqlite"``, or sqlite-wasm's ``"opfs"``).
+    vfs: str
+    #: How tabsqlite's VFS holds the files' handles: ``"shared"`` (every tab keeps
+    #: ``readwrite-unsafe`` handles) or ``"lending"`` (the lock's holder has them); ``None``
+    #: on another VFS.
+    handles: str | None
 
     # -- connections (answers: see above; a promise in main mode or on tabsqlite's VFS) --
     def open(self, path: str) -> JsValue: ...
@@ -40,7 +46,7 @@ class Glue(Protocol):
     def deleteFiles(self, path: str) -> JsValue: ...
 
     # -- inside the database's Web Lock: {promise, cancel} requests, or the answer itself
-    #    for a read run at once under the shared lock the tab keeps (readlocks.mjs) -------
+    #    for a statement run at once under the lock the tab keeps (keptlocks.mjs) --------
     def lockedExec(self, *args: Any) -> JsValue: ...
     def lockedExecArgs(self, *args: Any) -> JsValue: ...
     def lockedExecMany(self, *args: Any) -> JsValue: ...

@@ -1,0 +1,145 @@
+// Web Locks kept between statements. A tab keeps the database's lock after a statement, so
+// its next statements run at once, with no lock round trip (a Web Lock request costs ~0.35
+// ms). With shared handles (tabvfs.mjs) it is a read's lock, kept in shared mode; with
+// lending, the exclusive lock and the file's handles with it. Whoever wants the lock
+// exclusively (a writer, an open, a delete) first calls want(name): this realm's kept lock
+// of that name goes at once, and every other tab's and worker's goes when they hear it on
+// the "tabsqlite-want" BroadcastChannel, between two statements. Web Locks queue requests
+// in order, so a reader's next request waits behind the writer's: writers are never
+// starved. A lock nobody used for IDLE_MS goes too.
+//
+// A statement run at once is synchronous: a Python loop of them never lets this thread's
+// event loop turn, so no want could be heard and no release could happen. A kept lock
+// therefore serves statements only for LEASE_MS after the event loop last turned here; past
+// that the statement lets go and requests the lock again (which waits, and lets the loop
+// turn), so a writer waits at most about LEASE_MS plus one message for a tab in a tight loop.
+//
+// Kept locks are per realm (worker or page) and lock name, not per connection: while this
+// realm holds the lock, any of its connections may use it (a transaction takes it over,
+// see take()).
+
+const CHANNEL = "tabsqlite-want";
+const IDLE_MS = 250;
+const LEASE_MS = 10;
+// A want heard this recently stops a freshly granted lock from being kept (the want
+// may have been posted before the grant, when there was nothing to give up).
+const WANT_MEMORY_MS = 100;
+// How often a waiting exclusive request says it again.
+const WANT_REPEAT_MS = 20;
+
+const now = () => performance.now();
+
+function createKeptLocks() {
+  const held = new Map(); // name -> {release, lastUse, timer}
+  const wantedAt = new Map(); // name -> when a want was last heard
+  const waiting = new Map(); // name -> exclusive requests of this realm waiting for it
+  let channel = null;
+  // Counters for tests and benchmarks: locks kept, statements run under one, locks given
+  // up (for any reason), of which for a lease's end; wants sent and heard; reads that had
+  // to run again exclusively (shim.mjs).
+  const stats = { kept: 0, atOnce: 0, givenUp: 0, leaseEnds: 0, wantsSent: 0, wantsHeard: 0,
+                  exclusiveAgain: 0 };
+
+  const listen = () => {
+    if (channel !== null || typeof BroadcastChannel === "undefined") return;
+    channel = new BroadcastChannel(CHANNEL);
+    channel.onmessage = (event) => {
+      if (typeof event.data !== "string") return;
+      stats.wantsHeard += 1;
+      wantedAt.set(event.data, now());
+      giveUp(event.data);
+    };
+  };
+
+  function giveUp(name) {
+    const lock = held.get(name);
+    if (lock === undefined) return;
+    held.delete(name);
+    clearTimeout(lock.timer);
+    stats.givenUp += 1;
+    lock.release();
+  }
+
+  function idleCheck(name) {
+    const lock = held.get(name);
+    if (lock === undefined) return;
+    const idle = now() - lock.lastUse;
+    if (idle >= IDLE_MS) giveUp(name);
+    else lock.timer = setTimeout(() => idleCheck(name), IDLE_MS - idle);
+  }
+
+  return {
+    // True while this realm keeps `name`: a statement may run now, without a request.
+    holds(name) {
+      const lock = held.get(name);
+      if (lock === undefined) return false;
+      const at = now();
+      if (at - lock.turned > LEASE_MS) { // the event loop has not turned for a while
+        stats.leaseEnds += 1;
+        giveUp(name);
+        return false;
+      }
+      lock.lastUse = at;
+      if (!lock.ticking) { // note when this thread's event loop turns next
+        lock.ticking = true;
+        setTimeout(() => {
+          lock.ticking = false;
+          lock.turned = now();
+        }, 0);
+      }
+      stats.atOnce += 1;
+      return true;
+    },
+    // A grant of `name` ended its statement (or a transaction its own): keep it (true)
+    // unless someone asked for it lately or it is kept already; `release()` lets go of it.
+    keep(name, release) {
+      listen();
+      if (held.has(name) || waiting.has(name)) return false;
+      const heard = wantedAt.get(name);
+      if (heard !== undefined && now() - heard < WANT_MEMORY_MS) return false;
+      const lock = { release, lastUse: now(), turned: now(), ticking: false, timer: null };
+      lock.timer = setTimeout(() => idleCheck(name), IDLE_MS);
+      held.set(name, lock);
+      stats.kept += 1;
+      return true;
+    },
+    // A statement run under the kept lock of `name` left a transaction open: the lock is
+    // its connection's now. Returns its release function (it is no longer kept here).
+    take(name) {
+      const lock = held.get(name);
+      if (lock === undefined) return null;
+      held.delete(name);
+      clearTimeout(lock.timer);
+      return lock.release;
+    },
+    // Someone here asks for `name` exclusively: give up ours, and tell the rest, now and
+    // every WANT_REPEAT_MS (a tab may have been granted the lock between our first word
+    // and our request joining the queue) until the returned function is called (granted,
+    // or given up). Meanwhile this realm keeps no lock of that name either.
+    want(name) {
+      const say = () => {
+        giveUp(name);
+        listen();
+        stats.wantsSent += 1;
+        if (channel !== null) channel.postMessage(name);
+      };
+      say();
+      waiting.set(name, (waiting.get(name) || 0) + 1);
+      const repeat = setInterval(say, WANT_REPEAT_MS);
+      let done = false;
+      return () => {
+        if (done) return;
+        done = true;
+        clearInterval(repeat);
+        const left = waiting.get(name) - 1;
+        if (left > 0) waiting.set(name, left);
+        else waiting.delete(name);
+      };
+    },
+    giveUp,
+    stats,
+  };
+}
+
+// One per realm: the module is evaluated once per worker or page.
+export const keptLocks = createKeptLocks();
