@@ -68,8 +68,7 @@ async def test_worker_uses_our_vfs_by_default(open_tabs: Any) -> None:
 @pytest.mark.parametrize("mode", ["worker", "main"])
 async def test_four_tabs_read_modify_write_one_counter(open_tabs: Any, mode: str,
                                                        handles: str) -> None:
-    query = "" if handles == "shared" else f"&handles={handles}"  # shared: found by probing
-    tabs = await open_tabs(4, mode=mode, query=query)
+    tabs = await open_tabs(4, mode=mode, query=f"&handles={handles}")  # (shared: probed)
     await tabs[0].run(f"""
         import tabsqlite
         db = await tabsqlite.open_database({DB!r})

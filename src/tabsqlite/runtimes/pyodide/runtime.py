@@ -30,8 +30,10 @@ from .transport import BroadcastTransport
 
 
 class PyodideRuntime(Runtime):
-    """Runs tabsqlite in a browser tab: tabsqlite's own OPFS VFS where the browser lets
-    several tabs hold a file's handles (else sqlite-wasm's ``opfs``), shared by every tab."""
+    """Runs tabsqlite in a browser tab, on tabsqlite's own OPFS VFS (``js_glue``'s
+    ``tabvfs.mjs``): every tab keeps the file's handles where the browser lets several tabs
+    share them (Chromium), else the holder of the database's lock lends them on request;
+    sqlite-wasm's ``opfs`` only where OPFS sync access handles are missing."""
 
     name = "pyodide"
     #: A rollback journal (WAL needs memory shared between tabs, which they lack), kept
