@@ -134,6 +134,24 @@ async def open_tabs(
             print("\n".join(tab.log[-40:]))
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With ``TABSQLITE_TEST_HANDLES`` set, the tests that choose their own ``handles``
+    (they run every way already) are left out: that pass is for the rest."""
+    if HANDLES == "auto":
+        return
+    chosen = [i for i in items if "handles" in getattr(i, "callspec", _NO_PARAMS).params]
+    if chosen:
+        config.hook.pytest_deselected(items=chosen)
+        items[:] = [i for i in items if i not in chosen]
+
+
+class _NoParams:
+    params: dict[str, Any] = {}
+
+
+_NO_PARAMS = _NoParams()
+
+
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
     outcome = yield

@@ -212,10 +212,11 @@ async def test_read_after_a_dead_writer_rolls_its_journal_back(open_tabs: Any,
     await reader.run("await db.close(delete_database=True)")
 
 
-async def test_a_write_that_starts_like_a_read(open_tabs: Any) -> None:
+@pytest.mark.parametrize("handles", ["shared"])  # (lending: every statement is exclusive)
+async def test_a_write_that_starts_like_a_read(open_tabs: Any, handles: str) -> None:
     """``WITH ... INSERT`` starts like a read: the VFS refuses it the write lock while the
     tab holds the lock shared, and it runs again exclusively, once, and is announced."""
-    a, b = await open_tabs(2)
+    a, b = await open_tabs(2, query=f"&handles={handles}")
     path = "/vfs/with.db"
     await a.run(f"""
         import tabsqlite

@@ -17,8 +17,14 @@ const dbs = new Map();
 async function db(path) {
   if (!dbs.has(path)) {
     const handle = await sqlite3.open_v2(path, SQLite.SQLITE_OPEN_CREATE | SQLite.SQLITE_OPEN_READWRITE, vfsName);
-    await sqlite3.exec(handle, "PRAGMA busy_timeout=10000");
-    if (vfsName === "wal") await sqlite3.exec(handle, "PRAGMA journal_mode=wal");
+    if (vfsName === "wal") { // (it answers busy_timeout itself, asynchronously)
+      await sqlite3.exec(handle, "PRAGMA busy_timeout=10000");
+      await sqlite3.exec(handle, "PRAGMA journal_mode=wal");
+    }
+    // OPFSCoopSyncVFS gets no busy_timeout: it answers SQLITE_BUSY while it waits for the
+    // file's handles and wa-sqlite retries once they are there; SQLite's busy handler would
+    // instead retry at once, synchronously, for the whole timeout (the handles can't come
+    // meanwhile: 10 s lost per hand-over, which made its 4 tabs time out here before).
     await sqlite3.exec(handle, "CREATE TABLE IF NOT EXISTS t(id INTEGER PRIMARY KEY, a INTEGER, b TEXT, c REAL)");
     dbs.set(path, handle);
   }
