@@ -6,8 +6,9 @@ import { keptLocks } from "./keptlocks.mjs";
 // happens while the lock is held, so the next tab gets it as soon as `fn` returns. Returns
 // {promise, cancel}: `promise` resolves to fn's result, or to undefined if `timeoutMs` passed
 // before the grant (or, with `ifAvailable`, if someone holds the lock). After `fn` ran,
-// `keep(release)` decides: true keeps the lock until `release()` is called (a transaction
-// left open, or a lock kept for the next statements), false gives it back at once.
+// `keep(release, grantedAt)` decides: true keeps the lock until `release()` is called (a
+// transaction left open, or a lock kept for the next statements), false gives it back at
+// once; `grantedAt` is the grant's performance.now().
 // `cancel()` withdraws a request not yet granted and returns undefined, or returns fn's
 // result if it ran. Options: `mode` "exclusive" (the default) or "shared"; `ifAvailable`;
 // `before()`, run first inside the grant, may return a promise (fn waits for it, the lock
@@ -59,19 +60,25 @@ export function runLocked(name, timeoutMs, fn, keep, { mode = "exclusive", ifAva
       return true;
     };
     navigator.locks.request(name, options, (lock) => {
+      const grantedAt = performance.now();
       settle();
       if (!lock) { // not available
         resolve(undefined);
         return undefined;
       }
       let held = null;
+      let released = false;
       const release = () => {
+        if (released) return;
+        released = true;
         if (letGo !== null) letGo();
         if (held !== null) held();
       };
       // After the statement: hold on (a promise the kept lock's release settles) or go.
       const after = () => {
-        if (granted() && keep(release)) return new Promise((done) => { held = done; });
+        if (granted() && keep(release, grantedAt)) {
+          return released ? undefined : new Promise((done) => { held = done; });
+        }
         if (letGo !== null) letGo();
         return undefined;
       };

@@ -11,8 +11,9 @@
 // A statement run at once is synchronous: a Python loop of them never lets this thread's
 // event loop turn, so no want could be heard and no release could happen. A kept lock
 // therefore serves statements only for LEASE_MS after the event loop last turned here; past
-// that the statement lets go and requests the lock again (which waits, and lets the loop
-// turn), so a writer waits at most about LEASE_MS plus one message for a tab in a tight loop.
+// that the statement first lets the loop turn once (a want heard then makes the lock go,
+// and the statement requests it again), so a writer waits at most about LEASE_MS plus one
+// message for a tab in a tight loop.
 //
 // Kept locks are per realm (worker or page) and lock name, not per connection: while this
 // realm holds the lock, any of its connections may use it (a transaction takes it over,
@@ -28,9 +29,13 @@ const WANT_MEMORY_MS = 100;
 const WANT_REPEAT_MS = 20;
 
 const now = () => performance.now();
+// holds()'s answer when the event loop must turn first.
+export const TURN = "turn";
 
 function createKeptLocks() {
-  const held = new Map(); // name -> {release, lastUse, timer}
+  // name -> {release, holdUntil, lastUse, turned, ticking, timer, due (a give-up set for
+  // holdUntil)}
+  const held = new Map();
   const wantedAt = new Map(); // name -> when a want was last heard
   const waiting = new Map(); // name -> exclusive requests of this realm waiting for it
   let channel = null;
@@ -47,15 +52,25 @@ function createKeptLocks() {
       if (typeof event.data !== "string") return;
       stats.wantsHeard += 1;
       wantedAt.set(event.data, now());
-      giveUp(event.data);
+      giveUpSoon(event.data);
     };
   };
+
+  // Someone else wants `name`: give it up now, or at the end of its slice (see keep()).
+  function giveUpSoon(name) {
+    const lock = held.get(name);
+    if (lock === undefined) return;
+    const left = lock.holdUntil - now();
+    if (left <= 0) giveUp(name);
+    else if (lock.due === null) lock.due = setTimeout(() => giveUp(name), left);
+  }
 
   function giveUp(name) {
     const lock = held.get(name);
     if (lock === undefined) return;
     held.delete(name);
     clearTimeout(lock.timer);
+    if (lock.due !== null) clearTimeout(lock.due);
     stats.givenUp += 1;
     lock.release();
   }
@@ -69,17 +84,14 @@ function createKeptLocks() {
   }
 
   return {
-    // True while this realm keeps `name`: a statement may run now, without a request.
+    // Whether this realm keeps `name`: true (a statement may run now, without a request),
+    // false (it does not), or TURN: it does, but the event loop has not turned for
+    // LEASE_MS, so a want may be waiting unheard: let it turn once (a setTimeout), then ask
+    // again. The lock stays meanwhile (with lending, the handles too).
     holds(name) {
       const lock = held.get(name);
       if (lock === undefined) return false;
       const at = now();
-      if (at - lock.turned > LEASE_MS) { // the event loop has not turned for a while
-        stats.leaseEnds += 1;
-        giveUp(name);
-        return false;
-      }
-      lock.lastUse = at;
       if (!lock.ticking) { // note when this thread's event loop turns next
         lock.ticking = true;
         setTimeout(() => {
@@ -87,30 +99,43 @@ function createKeptLocks() {
           lock.turned = now();
         }, 0);
       }
+      if (at - lock.turned > LEASE_MS) {
+        stats.leaseEnds += 1;
+        return TURN;
+      }
+      lock.lastUse = at;
       stats.atOnce += 1;
       return true;
     },
     // A grant of `name` ended its statement (or a transaction its own): keep it (true)
     // unless someone asked for it lately or it is kept already; `release()` lets go of it.
-    keep(name, release) {
+    // `holdUntil` (a performance.now() time): until then the lock is kept even if others
+    // want it, a time slice that spreads a costly hand-over over several statements (the
+    // lending VFS's: the next holder opens the file's handles anew).
+    keep(name, release, holdUntil = 0) {
       listen();
       if (held.has(name) || waiting.has(name)) return false;
+      const at = now();
       const heard = wantedAt.get(name);
-      if (heard !== undefined && now() - heard < WANT_MEMORY_MS) return false;
-      const lock = { release, lastUse: now(), turned: now(), ticking: false, timer: null };
+      const wanted = heard !== undefined && at - heard < WANT_MEMORY_MS;
+      if (wanted && at >= holdUntil) return false;
+      const lock = { release, holdUntil, lastUse: at, turned: at, ticking: false,
+                     timer: null, due: null };
       lock.timer = setTimeout(() => idleCheck(name), IDLE_MS);
       held.set(name, lock);
       stats.kept += 1;
+      if (wanted) giveUpSoon(name);
       return true;
     },
     // A statement run under the kept lock of `name` left a transaction open: the lock is
-    // its connection's now. Returns its release function (it is no longer kept here).
+    // its connection's now. Returns {release, holdUntil} (it is no longer kept here).
     take(name) {
       const lock = held.get(name);
       if (lock === undefined) return null;
       held.delete(name);
       clearTimeout(lock.timer);
-      return lock.release;
+      if (lock.due !== null) clearTimeout(lock.due);
+      return { release: lock.release, holdUntil: lock.holdUntil };
     },
     // Someone here asks for `name` exclusively: give up ours, and tell the rest, now and
     // every WANT_REPEAT_MS (a tab may have been granted the lock between our first word
