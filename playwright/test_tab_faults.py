@@ -258,38 +258,72 @@ async def test_fuzzed_api_in_a_tab(open_tabs: Any) -> None:
     assert keep == {"tag": "keep", "n": 7}
 
 
+#: Python for a worker-mode tab: ``inject(method, error_name, message)`` makes the next call
+#: of that OPFS method in this worker (where tabsqlite's VFS runs) throw a DOMException, as
+#: the file system would: ``write`` of FileSystemSyncAccessHandle (QuotaExceededError when
+#: the disk or the quota is full) or ``removeEntry`` of FileSystemDirectoryHandle.
+INJECT = """
+from pyodide.code import run_js
+inject = run_js('''(() => {
+  const faults = [];
+  const wrap = (proto, method) => {
+    const real = proto[method];
+    proto[method] = function (...args) {
+      const i = faults.findIndex((f) => f.method === method);
+      if (i >= 0) {
+        const f = faults.splice(i, 1)[0];
+        throw new DOMException(f.message, f.name);
+      }
+      return real.apply(this, args);
+    };
+  };
+  wrap(FileSystemSyncAccessHandle.prototype, "write");
+  wrap(FileSystemDirectoryHandle.prototype, "removeEntry");
+  return (method, name, message) => { faults.push({ method, name, message }); };
+})()''')
+"""
+
+
 async def test_file_system_errors_are_typed(open_tabs: Any) -> None:
+    """The file system fails a write (quota, or anything else) or a removal: the call gets
+    a typed error, a transaction whose commit failed has left nothing behind, and the
+    database goes on working."""
     (tab,) = await open_tabs(1)
     await tab.run(SETUP)
+    await tab.run(INJECT)
     out = json.loads(await tab.run("""
         got = []
-        for code in (13, 3, 10):   # SQLITE_FULL, SQLITE_PERM, SQLITE_IOERR
-            glue.failNext(code, "injected")
+        for name in ("QuotaExceededError", "InvalidStateError"):  # SQLITE_FULL, SQLITE_IOERR
+            inject("write", name, "injected")
             try:
                 await db.execute("INSERT INTO items(tag, n) VALUES ('x', 1)")
             except tabsqlite.SQLiteError as e:
                 got.append([type(e).__name__, e.code])
-        async with db.write_transaction() as tx:
-            await tx.execute("INSERT INTO items(tag, n) VALUES ('in tx', 1)")
-            glue.failNext(13, "disk full")
-            try:
+        try:
+            async with db.write_transaction() as tx:
+                await tx.execute("INSERT INTO items(tag, n) VALUES ('in tx', 1)")
+                inject("write", "QuotaExceededError", "disk full")
                 await tx.execute("INSERT INTO items(tag, n) VALUES ('lost', 2)")
-            except tabsqlite.SQLiteError as e:
-                got.append([type(e).__name__, e.code])
+        except tabsqlite.SQLiteError as e:  # (the commit writes: it fails)
+            got.append([type(e).__name__, e.code, db.in_transaction])
+        n_after = (await db.get("SELECT count(*) AS n FROM items"))["n"]
+        await db.execute("INSERT INTO items(tag, n) VALUES ('after', 3)")
         d = await tabsqlite.open_database("/faults/del.db")
         await d.close()
-        glue.failNext(0, "quota exceeded")
+        inject("removeEntry", "QuotaExceededError", "quota exceeded")
         try:
             await d.close(delete_database=True)
         except tabsqlite.DatabaseError as e:
             got.append([type(e).__name__, "quota" in str(e)])
-        n = (await db.get("SELECT count(*) AS n FROM items"))["n"]
-        json.dumps([got, n])
+        rows = await db.get_all("SELECT tag FROM items")
+        ok = (await db.get("PRAGMA integrity_check"))["integrity_check"]
+        json.dumps([got, n_after, [r["tag"] for r in rows], ok])
     """, timeout=30))
-    got, n = out
-    assert got == [["SQLiteError", 13], ["SQLiteError", 3], ["SQLiteError", 10],
-                   ["SQLiteError", 13], ["DatabaseError", True]]
-    assert n == 1  # the statement before the fault in the transaction committed
+    got, n_after, tags, ok = out
+    assert got == [["SQLiteError", 13], ["SQLiteError", 10], ["SQLiteError", 13, False],
+                   ["DatabaseError", True]], got
+    assert n_after == 0  # neither the failed inserts nor the failed transaction left a row
+    assert tags == ["after"] and ok == "ok"
 
 
 @pytest.mark.parametrize("doing", ["idle", "running a statement"])

@@ -358,9 +358,6 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
     }
   }
 
-  // Fault injection for the tests: the next calls fail as if the file system had.
-  const faults = [];
-
   // `realSets`: null, or for each parameter set its REAL keys (see isReal). `keyed`: the
   // call came by a statement id (see runner), so the answer may be compact. `deadline`: the
   // performance.now() past which the statement is stopped (see deadlineIn).
@@ -378,11 +375,6 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
         conn.expired = true;
         wasInTx = !autocommit(conn.ptr);
         throw new SQLiteFailure("interrupted", SQLITE_INTERRUPT);
-      }
-      if (faults.length) {
-        const f = faults.shift();
-        wasInTx = !autocommit(conn.ptr);
-        throw new SQLiteFailure(f.message, f.code);
       }
       const ptr = conn.ptr;
       wasInTx = !autocommit(ptr);
@@ -723,16 +715,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
         if (conn.path !== null) tabvfs.release(conn.path);
       }
     },
-    // failNext(code, message): the next statement fails with that SQLite result code (e.g.
-    // 13 SQLITE_FULL, 3 SQLITE_PERM); failNext(0, message): the next deleteFiles throws.
-    failNext(code, message) {
-      faults.push({ code, message });
-    },
     async deleteFiles(path) {
-      if (faults.length && faults[0].code === 0) {
-        const f = faults.shift();
-        throw new DOMException(f.message, "QuotaExceededError");
-      }
       if (tabvfs !== null) tabvfs.forget(path); // (its handles would keep the files)
       const removed = [];
       for (const suffix of ["", "-journal", "-wal", "-shm"]) {
