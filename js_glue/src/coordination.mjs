@@ -14,8 +14,8 @@ import { keptLocks } from "./keptlocks.mjs";
 // `before()`, run first inside the grant, may return a promise (fn waits for it, the lock
 // held) and `letGo()`, run just before the lock goes, whenever that is: the lending VFS
 // opens the file's handles in one and closes them in the other. If `before` throws or
-// rejects, `fn` does not run, the lock goes, and `promise` rejects. An exclusive request
-// asks the tabs that keep the lock to let go (see keptlocks.mjs).
+// rejects, `fn` does not run, the lock goes, and `promise` rejects. A request first asks
+// the tabs that keep the lock to let go (see keptlocks.mjs).
 export function runLocked(name, timeoutMs, fn, keep, { mode = "exclusive", ifAvailable = false,
                                                        before = null, letGo = null } = {}) {
   const controller = new AbortController();
@@ -39,9 +39,7 @@ export function runLocked(name, timeoutMs, fn, keep, { mode = "exclusive", ifAva
         timer = setTimeout(() => controller.abort(new DOMException("timeout", "TimeoutError")), timeoutMs);
       }
     }
-    if (mode === "exclusive" && !ifAvailable) {
-      wanting = keptLocks.want(name);
-    }
+    if (!ifAvailable) wanting = keptLocks.want(name, mode);
     // The statement, once the lock (and what `before` readies) is there.
     const granted = () => {
       if (cancelled) { // granted after cancel (an abort does not undo a grant)

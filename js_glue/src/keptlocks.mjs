@@ -1,12 +1,12 @@
 // Web Locks kept between statements. A tab keeps the database's lock after a statement, so
 // its next statements run at once, with no lock round trip (a Web Lock request costs ~0.35
-// ms). With shared handles (tabvfs.mjs) it is a read's lock, kept in shared mode; with
-// lending, the exclusive lock and the file's handles with it. Whoever wants the lock
-// exclusively (a writer, an open, a delete) first calls want(name): this realm's kept lock
-// of that name goes at once, and every other tab's and worker's goes when they hear it on
-// the "tabsqlite-want" BroadcastChannel, between two statements. Web Locks queue requests
-// in order, so a reader's next request waits behind the writer's: writers are never
-// starved. A lock nobody used for IDLE_MS goes too.
+// ms): a read's lock, kept shared, or a write's, kept exclusive (with lending, tabvfs.mjs,
+// the file's handles with it). Whoever requests the lock first calls want(name, mode):
+// this realm's kept lock of that name goes at once, and every other tab's and worker's
+// goes when they hear it on the "tabsqlite-want" BroadcastChannel, between two statements
+// (a shared want leaves shared kept locks alone). Web Locks queue requests in order, so a
+// reader's next request waits behind the writer's: writers are never starved. A lock
+// nobody used for IDLE_MS goes too.
 //
 // A statement run at once is synchronous: a Python loop of them never lets this thread's
 // event loop turn, so no want could be heard and no release could happen. A kept lock
@@ -25,7 +25,7 @@ const LEASE_MS = 10;
 // A want heard this recently stops a freshly granted lock from being kept (the want
 // may have been posted before the grant, when there was nothing to give up).
 const WANT_MEMORY_MS = 100;
-// How often a waiting exclusive request says it again.
+// How often a waiting request says it again.
 const WANT_REPEAT_MS = 20;
 
 const now = () => performance.now();
@@ -33,11 +33,12 @@ const now = () => performance.now();
 export const TURN = "turn";
 
 function createKeptLocks() {
-  // name -> {release, holdUntil, lastUse, turned, ticking, timer, due (a give-up set for
-  // holdUntil)}
+  // name -> {release, mode, holdUntil, lastUse, turned, ticking, timer, due (a give-up set
+  // for holdUntil)}
   const held = new Map();
-  const wantedAt = new Map(); // name -> when a want was last heard
-  const waiting = new Map(); // name -> exclusive requests of this realm waiting for it
+  // when a want was last heard: mode -> name -> performance.now()
+  const wantedAt = { exclusive: new Map(), shared: new Map() };
+  const waiting = new Map(); // name -> requests of this realm waiting for it
   let channel = null;
   // Counters for tests and benchmarks: locks kept, statements run under one, locks given
   // up (for any reason), of which for a lease's end; wants sent and heard; reads that had
@@ -49,17 +50,19 @@ function createKeptLocks() {
     if (channel !== null || typeof BroadcastChannel === "undefined") return;
     channel = new BroadcastChannel(CHANNEL);
     channel.onmessage = (event) => {
-      if (typeof event.data !== "string") return;
+      const { name, mode } = event.data || {};
+      if (typeof name !== "string" || !(mode in wantedAt)) return;
       stats.wantsHeard += 1;
-      wantedAt.set(event.data, now());
-      giveUpSoon(event.data);
+      wantedAt[mode].set(name, now());
+      giveUpSoon(name, mode);
     };
   };
 
-  // Someone else wants `name`: give it up now, or at the end of its slice (see keep()).
-  function giveUpSoon(name) {
+  // Someone else wants `name` (`mode`): give it up now, or at the end of its slice (see
+  // keep()); a shared want leaves a shared lock alone.
+  function giveUpSoon(name, mode) {
     const lock = held.get(name);
-    if (lock === undefined) return;
+    if (lock === undefined || (mode === "shared" && lock.mode === "shared")) return;
     const left = lock.holdUntil - now();
     if (left <= 0) giveUp(name);
     else if (lock.due === null) lock.due = setTimeout(() => giveUp(name), left);
@@ -107,25 +110,32 @@ function createKeptLocks() {
       stats.atOnce += 1;
       return true;
     },
-    // A grant of `name` ended its statement (or a transaction its own): keep it (true)
-    // unless someone asked for it lately or it is kept already; `release()` lets go of it.
-    // `holdUntil` (a performance.now() time): until then the lock is kept even if others
-    // want it, a time slice that spreads a costly hand-over over several statements (the
-    // lending VFS's: the next holder opens the file's handles anew).
-    keep(name, release, holdUntil = 0) {
+    // A grant of `name` in `mode` ("shared" or "exclusive") ended its statement (or a
+    // transaction its own): keep it (true) unless someone asked for it lately or it is kept
+    // already; `release()` lets go of it. `holdUntil` (a performance.now() time): until
+    // then the lock is kept even if others want it, a time slice that spreads a costly
+    // hand-over over several statements (the lending VFS's: the next holder opens the
+    // file's handles anew).
+    keep(name, release, mode, holdUntil = 0) {
       listen();
       if (held.has(name) || waiting.has(name)) return false;
       const at = now();
-      const heard = wantedAt.get(name);
-      const wanted = heard !== undefined && at - heard < WANT_MEMORY_MS;
-      if (wanted && at >= holdUntil) return false;
-      const lock = { release, holdUntil, lastUse: at, turned: at, ticking: false,
+      const lately = (heard) => heard !== undefined && at - heard < WANT_MEMORY_MS;
+      const wantedBy = lately(wantedAt.exclusive.get(name)) ? "exclusive"
+        : mode === "exclusive" && lately(wantedAt.shared.get(name)) ? "shared" : null;
+      if (wantedBy !== null && at >= holdUntil) return false;
+      const lock = { release, mode, holdUntil, lastUse: at, turned: at, ticking: false,
                      timer: null, due: null };
       lock.timer = setTimeout(() => idleCheck(name), IDLE_MS);
       held.set(name, lock);
       stats.kept += 1;
-      if (wanted) giveUpSoon(name);
+      if (wantedBy !== null) giveUpSoon(name, wantedBy);
       return true;
+    },
+    // The mode this realm keeps `name` in ("shared" or "exclusive"), or null.
+    mode(name) {
+      const lock = held.get(name);
+      return lock === undefined ? null : lock.mode;
     },
     // A statement run under the kept lock of `name` left a transaction open: the lock is
     // its connection's now. Returns {release, holdUntil} (it is no longer kept here).
@@ -137,16 +147,20 @@ function createKeptLocks() {
       if (lock.due !== null) clearTimeout(lock.due);
       return { release: lock.release, holdUntil: lock.holdUntil };
     },
-    // Someone here asks for `name` exclusively: give up ours, and tell the rest, now and
-    // every WANT_REPEAT_MS (a tab may have been granted the lock between our first word
-    // and our request joining the queue) until the returned function is called (granted,
-    // or given up). Meanwhile this realm keeps no lock of that name either.
-    want(name) {
+    // Someone here asks for `name` in `mode`: give up ours (unless both are shared), and
+    // tell the rest, now and every WANT_REPEAT_MS (a tab may have been granted the lock
+    // between our first word and our request joining the queue) until the returned
+    // function is called (granted, or given up). Meanwhile this realm keeps no lock of
+    // that name either.
+    want(name, mode = "exclusive") {
       const say = () => {
-        giveUp(name);
+        const lock = held.get(name);
+        if (lock !== undefined && (mode === "exclusive" || lock.mode === "exclusive")) {
+          giveUp(name);
+        }
         listen();
         stats.wantsSent += 1;
-        if (channel !== null) channel.postMessage(name);
+        if (channel !== null) channel.postMessage({ name, mode });
       };
       say();
       waiting.set(name, (waiting.get(name) || 0) + 1);

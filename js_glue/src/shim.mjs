@@ -457,23 +457,27 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
   };
 
   // Run `work` for `handle` inside the Web Lock `lockName` (see runLocked): the statement
-  // starts in the grant callback. On tabsqlite's VFS a read outside a transaction takes the
-  // lock shared and keeps it for the next reads (keptlocks.mjs); while it is kept, a read
-  // runs at once and its answer is returned as is, not as a request.
+  // starts in the grant callback. On tabsqlite's VFS the lock stays with this realm after
+  // a statement outside a transaction (keptlocks.mjs): a read's shared (shared handles), a
+  // write's exclusive, and with lending every statement's exclusive (the handles are
+  // borrowed in the grant and lent back before the lock goes). While it is kept, a
+  // statement it covers runs at once and its answer is returned as is, not as a request.
   function locked(handle, lockName, timeoutMs, work, sql) {
     const conn = conns.get(handle);
     if (conn) conn.lockName = lockName;
-    if (conn && conn.path !== null && tabvfs.lending) {
-      return lendingLocked(conn, handle, lockName, timeoutMs, work);
+    if (!conn || conn.path === null) { // (sqlite-wasm's opfs)
+      return runLocked(lockName, timeoutMs, work, keepForTransaction(handle));
     }
-    const exclusive = () => runLocked(lockName, timeoutMs, work, keepForTransaction(handle));
-    if (conn && conn.path !== null && READ.test(sql) && autocommit(conn.ptr)) {
-      return whenKept(lockName, () => {
-        const out = readShared(work);
-        return out !== null ? out : exclusive(); // (asking for the exclusive lock gives up
-      }, () => readLocked(handle, lockName, timeoutMs, work)); // the kept one: runLocked)
+    const exclusive = () => exclusiveKept(conn, handle, lockName, timeoutMs, work);
+    if (tabvfs.lending || !READ.test(sql) || !autocommit(conn.ptr)) {
+      return whenKept(lockName, () => (keptLocks.mode(lockName) === "exclusive"
+        ? atOnce(conn, handle, lockName, work) : exclusive()), exclusive);
     }
-    return exclusive();
+    return whenKept(lockName, () => {
+      if (keptLocks.mode(lockName) === "exclusive") return atOnce(conn, handle, lockName, work);
+      const out = readShared(work);
+      return out !== null ? out : exclusive(); // (asking for the exclusive lock gives up
+    }, () => readLocked(handle, lockName, timeoutMs, work)); // the kept one: runLocked)
   }
 
   // `atOnce()` if this realm keeps `lockName` (keptlocks.mjs), else `request()`; when the
@@ -509,27 +513,30 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
     };
   }
 
-  // Lending (tabvfs.mjs): every statement runs under the exclusive lock, with the file's
-  // handles borrowed in the grant. Afterwards the lock and the handles stay: with the
+  // A statement run at once under the exclusive lock this realm keeps; one that opens a
+  // transaction takes the lock over for its connection.
+  function atOnce(conn, handle, lockName, work) {
+    const out = work();
+    if (!autocommit(conn.ptr)) kept.set(handle, keptLocks.take(lockName));
+    return out;
+  }
+
+  // A statement under the exclusive lock, requested. Afterwards the lock stays: with the
   // connection while it has a transaction open, else kept by this realm for the next
-  // statements (keptlocks.mjs) until another tab wants them; then the handles are lent
-  // back (closed) and the lock goes. While kept, a statement runs at once and its answer
-  // is returned as is, not as a request.
-  function lendingLocked(conn, handle, lockName, timeoutMs, work) {
+  // statements until someone wants it (lending: at least for a slice, LEND_SLICE_MS).
+  function exclusiveKept(conn, handle, lockName, timeoutMs, work) {
     const path = conn.path;
-    return whenKept(lockName, () => {
-      const out = work();
-      if (!autocommit(conn.ptr)) kept.set(handle, keptLocks.take(lockName));
-      return out;
-    }, () => runLocked(lockName, timeoutMs, work, (release, grantedAt) => {
+    const slice = tabvfs.lending ? LEND_SLICE_MS : 0;
+    return runLocked(lockName, timeoutMs, work, (release, grantedAt) => {
       if (!conns.has(handle)) return false;
-      const holdUntil = grantedAt + LEND_SLICE_MS;
+      const holdUntil = grantedAt + slice;
       if (!autocommit(conn.ptr)) {
         kept.set(handle, { release, holdUntil });
         return true;
       }
-      return keptLocks.keep(lockName, release, holdUntil);
-    }, { before: () => tabvfs.borrow(path), letGo: () => tabvfs.lend(path) }));
+      return keptLocks.keep(lockName, release, "exclusive", holdUntil);
+    }, tabvfs.lending ? { before: () => tabvfs.borrow(path), letGo: () => tabvfs.lend(path) }
+      : {});
   }
 
   // Run a read while holding the lock shared only: SQLite may not take more than a shared
@@ -561,12 +568,14 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
       const out = readShared(work);
       again = out === null;
       return out;
-    }, (release) => !again && conns.has(handle) && keptLocks.keep(lockName, release),
+    }, (release) => !again && conns.has(handle) && keptLocks.keep(lockName, release, "shared"),
     { mode: "shared" });
     const promise = current.promise.then((out) => {
       if (!again || cancelled) return out === null ? undefined : out;
       const left = timeoutMs < 0 ? timeoutMs : Math.max(0, timeoutMs - (performance.now() - start));
-      current = runLocked(lockName, left, work, keepForTransaction(handle));
+      const conn = conns.get(handle);
+      current = conn ? exclusiveKept(conn, handle, lockName, left, work)
+        : runLocked(lockName, left, work, keepForTransaction(handle));
       return current.promise;
     });
     return {
@@ -614,15 +623,15 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
     });
   }
 
-  // The transaction of `handle` ended: its lock goes (lending: this realm keeps it, with
-  // the handles, for the next statements unless someone wants it).
+  // The transaction of `handle` ended: its lock goes (on tabsqlite's VFS this realm keeps
+  // it for the next statements unless someone wants it).
   function unlock(handle) {
     const lock = kept.get(handle);
     if (!lock) return;
     kept.delete(handle);
     const conn = conns.get(handle);
-    if (conn && conn.path !== null && tabvfs.lending &&
-        keptLocks.keep(conn.lockName, lock.release, lock.holdUntil)) {
+    if (conn && conn.path !== null &&
+        keptLocks.keep(conn.lockName, lock.release, "exclusive", lock.holdUntil)) {
       return;
     }
     lock.release();
