@@ -7,6 +7,7 @@ Every wait has a time-out; a failing test gets the tabs' console output in its r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ from playwright.async_api import BrowserContext, Playwright, async_playwright
 
 from tabsqlite.devserver import DevServer
 from tabsqlite.testing import BrowserTab, profile_context
+from tabsqlite.webdriver_bidi import firefox_context
 
 ROOT = Path(__file__).resolve().parent.parent
 HARNESS = ROOT / "js_glue" / "harness"
@@ -150,6 +152,44 @@ class _NoParams:
 
 
 _NO_PARAMS = _NoParams()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def engine_tabs(
+    playwright_session: Playwright, server_url: str, request: pytest.FixtureRequest
+) -> AsyncIterator[Callable[..., Awaitable[list[Tab]]]]:
+    """``await engine_tabs(engine, count)``: tabs of one fresh browser of that engine
+    ("chromium" through Playwright, "firefox" through WebDriver BiDi), worker mode, each
+    choosing how to hold the files by feature detection (``TABSQLITE_TEST_HANDLES`` does
+    not apply)."""
+    tabs: list[Tab] = []
+    async with contextlib.AsyncExitStack() as stack:
+        browsers: dict[str, Any] = {}
+
+        async def opener(engine: str, count: int) -> list[Tab]:
+            if engine not in browsers:
+                if engine == "chromium":
+                    browsers[engine] = await stack.enter_async_context(
+                        profile_context(playwright_session))
+                elif engine == "firefox":
+                    browsers[engine] = await stack.enter_async_context(firefox_context())
+                else:
+                    raise ValueError(f"no engine {engine!r}")
+            new = []
+            for _ in range(count):
+                page = await browsers[engine].new_page()
+                tab = Tab(page, f"{engine}{len(tabs)}")
+                tabs.append(tab)
+                new.append(tab)
+                await page.goto(f"{server_url}/?mode=worker")
+            await asyncio.gather(*(t.ready() for t in new))
+            return new
+
+        yield opener
+        rep = getattr(request.node, "rep_call", None)
+        if rep is not None and rep.failed:
+            for tab in tabs:
+                print("\n".join(tab.log[-40:]))
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

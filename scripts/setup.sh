@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything on a fresh machine: a virtualenv with tabsqlite and its test tools,
 # js_glue's npm packages (sqlite-wasm, Pyodide), micropip's wheel, our wheel, and Debian's
-# chromium (unless TABSQLITE_BROWSER names another browser). Safe to run again.
+# chromium and firefox-esr (unless TABSQLITE_BROWSER / TABSQLITE_FIREFOX name others). Safe
+# to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,12 +13,19 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip 2>/dev/null || true
 .venv/bin/python -m pip install -q -e '.[test]'
 
-# The browser: Debian's chromium, never a downloaded one.
+# The browsers: Debian's chromium and firefox-esr, never downloaded ones.
+MISSING=""
 if [ -z "${TABSQLITE_BROWSER:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  MISSING="chromium"
+fi
+if [ -z "${TABSQLITE_FIREFOX:-}" ] && ! command -v firefox-esr >/dev/null 2>&1; then
+  MISSING="$MISSING firefox-esr"
+fi
+if [ -n "$MISSING" ]; then
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -q
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q chromium
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $MISSING
 fi
 
 # sqlite-wasm and Pyodide, exactly as package-lock.json pins them.

@@ -12,8 +12,8 @@ import os
 import shutil
 import tempfile
 import textwrap
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page, Playwright
@@ -83,12 +83,22 @@ async def profile_context(playwright: Playwright) -> AsyncIterator[BrowserContex
         shutil.rmtree(profile, ignore_errors=True)
 
 
+class TabPage(Protocol):
+    """What :class:`BrowserTab` needs of a page: Playwright's ``Page``, or a Firefox tab
+    (:class:`tabsqlite.webdriver_bidi.FirefoxPage`)."""
+
+    def on(self, event: str, handler: Callable[[Any], None]) -> Any: ...
+    async def goto(self, url: str) -> Any: ...
+    async def evaluate(self, expression: str, arg: Any = None) -> Any: ...
+    async def close(self) -> None: ...
+
+
 class BrowserTab:
     """A page of ``js_glue/harness``; :meth:`run` executes Python (top-level await) in it."""
 
     boot_timeout = 90.0
 
-    def __init__(self, page: Page, name: str) -> None:
+    def __init__(self, page: Page | TabPage, name: str) -> None:
         self.page = page
         self.name = name
         self.log: list[str] = []
