@@ -22,6 +22,7 @@ from playwright.async_api import BrowserContext, async_playwright
 
 from tabsqlite.devserver import DevServer
 from tabsqlite.testing import SPILLED_TRANSACTION, BrowserTab, profile_context
+from tabsqlite.webdriver_bidi import firefox_context
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import browser_cases as cases
@@ -313,6 +314,47 @@ class Bench:
         self.row("12", "[lending]   the writer meanwhile", f"{r['writer_commits_per_s']:.0f} /s",
                  "", "(report)")
 
+    async def engines(self) -> None:
+        """Figure 13: every engine here, through the public API, each tab choosing how to
+        hold the files (Chromium: shared handles; Firefox, Debian's firefox-esr over
+        WebDriver BiDi: lending): point select, one tab's autocommit inserts, three tabs'."""
+        results: dict[str, Any] = {}
+        async with firefox_context() as firefox:
+            for engine, browser in (("chromium", self.context), ("firefox", firefox)):
+                bench = Bench(browser, self.url, self.repeat)  # type: ignore[arg-type]
+                (tab,) = await bench.tabs(1)
+                handles = await tab.run("import tabsqlite_glue as g; str(g.handles)")
+                point = median(json.loads(await tab.run(cases.ROUND_TRIP_PY_ONLY.format(
+                    n=500, repeat=self.repeat, mode=engine), timeout=600)))
+                await bench.close([tab])
+                tabs = await bench.tabs(3)
+                for t in tabs:
+                    await t.run(cases.NOW)
+                single, multi = [], []
+                for trial in range(max(1, self.repeat // 2)):
+                    rate, _ = await bench.writes(tabs[:1], cases.WRITES, 300,
+                                                 f"/bench/e-{engine}-{trial}-1.db")
+                    single.append(rate)
+                    rate, _ = await bench.writes(tabs, cases.WRITES, 200,
+                                                 f"/bench/e-{engine}-{trial}-3.db")
+                    multi.append(rate)
+                await bench.close(tabs)
+                version = firefox.version if engine == "firefox" else \
+                    f"chromium {self.context.browser.version if self.context.browser else '?'}"
+                r = results[engine] = {
+                    "version": version, "handles": handles, "point_select_ms": point,
+                    "single_commits_per_s": median(single),
+                    "three_tabs_commits_per_s": median(multi)}
+                self.row("13", f"[{version}, {handles}] point select, get_optional",
+                         f"{point * 1000:.0f} us", "", "(report)")
+                self.row("13", f"[{version}, {handles}] 1 tab x 300 autocommit",
+                         f"{r['single_commits_per_s']:.0f} /s", "1.00", "(report)")
+                self.row("13", f"[{version}, {handles}] 3 tabs x 200, aggregate",
+                         f"{r['three_tabs_commits_per_s']:.0f} /s",
+                         f"{r['three_tabs_commits_per_s'] / r['single_commits_per_s']:.2f}x",
+                         "(report)")
+        self.results["engines"] = results
+
     async def sahpool(self) -> None:
         """Figure 3, ceiling: opfs-sahpool (exclusive to one tab), raw JS autocommit."""
         (tab,) = await self.tabs(1)
@@ -486,6 +528,7 @@ FIGURES: dict[str, Callable[[Bench], Awaitable[None]]] = {
     "read_while_writing": Bench.read_while_writing,
     "kill": Bench.kill,
     "lending": Bench.lending,
+    "engines": Bench.engines,
     "cold_open": Bench.cold_open,
     "trigger_cost": Bench.trigger_cost,
     "startup": Bench.startup,

@@ -159,6 +159,8 @@ class FirefoxContext:
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._pages: dict[str, FirefoxPage] = {}
         self._reader = asyncio.ensure_future(self._read())
+        #: The browser's name and version, e.g. "firefox 153.8.0".
+        self.version = ""
 
     async def _read(self) -> None:
         async for raw in self._socket:
@@ -215,7 +217,8 @@ async def firefox_context() -> AsyncIterator[FirefoxContext]:
         draining = asyncio.ensure_future(_drain(process))  # (a full pipe would stall it)
         async with websockets.connect(url + "/session", max_size=None) as socket:
             browser = FirefoxContext(socket)
-            await browser.call("session.new", {"capabilities": {}})
+            caps = (await browser.call("session.new", {"capabilities": {}}))["capabilities"]
+            browser.version = f"{caps.get('browserName')} {caps.get('browserVersion')}"
             await browser.call("session.subscribe", {"events": ["log.entryAdded"]})
             try:
                 yield browser
