@@ -119,17 +119,28 @@ async def open_tabs(
                              f"not {HANDLES!r}")
         if HANDLES != "auto" and "handles=" not in query:
             query += f"&handles={HANDLES}"
-        new = []
-        for _ in range(count):
-            page = await context.new_page()
-            tab = Tab(page, f"tab{len(tabs)}")
-            tabs.append(tab)
-            new.append(tab)
-            await page.goto(f"{base or server_url}/?mode={mode}{query}")
-        await asyncio.gather(*(t.ready() for t in new))
-        return new
+        return await _open_pages(context, f"{base or server_url}/?mode={mode}{query}",
+                                 count, "tab", tabs)
 
     yield opener
+    _print_logs_if_failed(request, tabs)
+
+
+async def _open_pages(browser: Any, url: str, count: int, prefix: str,
+                      tabs: list[Tab]) -> list[Tab]:
+    """Open ``count`` pages of ``url`` in ``browser`` (added to ``tabs``), all ready."""
+    new = []
+    for _ in range(count):
+        page = await browser.new_page()
+        tab = Tab(page, f"{prefix}{len(tabs)}")
+        tabs.append(tab)
+        new.append(tab)
+        await page.goto(url)
+    await asyncio.gather(*(t.ready() for t in new))
+    return new
+
+
+def _print_logs_if_failed(request: pytest.FixtureRequest, tabs: list[Tab]) -> None:
     rep = getattr(request.node, "rep_call", None)
     if rep is not None and rep.failed:
         for tab in tabs:
@@ -175,21 +186,11 @@ async def engine_tabs(
                     browsers[engine] = await stack.enter_async_context(firefox_context())
                 else:
                     raise ValueError(f"no engine {engine!r}")
-            new = []
-            for _ in range(count):
-                page = await browsers[engine].new_page()
-                tab = Tab(page, f"{engine}{len(tabs)}")
-                tabs.append(tab)
-                new.append(tab)
-                await page.goto(f"{server_url}/?mode=worker")
-            await asyncio.gather(*(t.ready() for t in new))
-            return new
+            return await _open_pages(browsers[engine], f"{server_url}/?mode=worker", count,
+                                     engine, tabs)
 
         yield opener
-        rep = getattr(request.node, "rep_call", None)
-        if rep is not None and rep.failed:
-            for tab in tabs:
-                print("\n".join(tab.log[-40:]))
+        _print_logs_if_failed(request, tabs)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tabsqlite.testing import SPILLED_TRANSACTION
+from tabsqlite.testing import READ_MODIFY_WRITE, SPILLED_TRANSACTION
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -75,19 +75,8 @@ async def test_three_tabs_read_modify_write_one_counter(engine_tabs: Any, engine
         await db.execute("INSERT OR REPLACE INTO c VALUES (1, 0)")
     """)
     rounds = 40
-    counts = await asyncio.gather(*(t.run(f"""
-        import random
-        acknowledged = 0
-        for i in range({rounds}):
-            async with db.write_transaction() as tx:
-                n = (await tx.get("SELECT n FROM c WHERE id = 1"))["n"]
-                await asyncio.sleep(random.random() * 0.002)
-                await tx.execute("UPDATE c SET n = ? WHERE id = 1", [n + 1])
-            acknowledged += 1
-            if random.random() < 0.3:
-                await db.get("SELECT n FROM c WHERE id = 1")
-        acknowledged
-    """, timeout=180) for t in tabs))
+    counts = await asyncio.gather(*(t.run(f"ROUNDS = {rounds}\n" + READ_MODIFY_WRITE,
+                                          timeout=180) for t in tabs))
     final = json.loads(await tabs[1].run("""
         json.dumps([(await db.get("SELECT n FROM c WHERE id = 1"))["n"],
                     (await db.get("PRAGMA integrity_check"))["integrity_check"]])

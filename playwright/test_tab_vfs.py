@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tabsqlite.testing import SPILLED_TRANSACTION
+from tabsqlite.testing import READ_MODIFY_WRITE, SPILLED_TRANSACTION
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -76,20 +76,9 @@ async def test_four_tabs_read_modify_write_one_counter(open_tabs: Any, mode: str
         await db.execute("INSERT OR REPLACE INTO c VALUES (1, 0)")
     """)
     rounds = 60
-    work = f"""
-        import asyncio, json, random, tabsqlite
-        db = await tabsqlite.open_database({DB!r})
-        acknowledged = 0
-        for i in range({rounds}):
-            async with db.write_transaction() as tx:
-                n = (await tx.get("SELECT n FROM c WHERE id = 1"))["n"]
-                await asyncio.sleep(random.random() * 0.002)
-                await tx.execute("UPDATE c SET n = ? WHERE id = 1", [n + 1])
-            acknowledged += 1
-            if random.random() < 0.3:  # a plain read between, on the cached pages
-                await db.get("SELECT n FROM c WHERE id = 1")
-        acknowledged
-    """
+    await asyncio.gather(*(t.run(f"import tabsqlite; db = await tabsqlite.open_database({DB!r})")
+                           for t in tabs))
+    work = f"ROUNDS = {rounds}\n" + READ_MODIFY_WRITE
     # tabs started together all chose it (each probes its own file)
     chosen = await asyncio.gather(*(t.run("import tabsqlite_glue as g; f'{g.vfs} {g.handles}'")
                                     for t in tabs))

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page, Playwright
 
-__all__ = ["CHROMIUM_ARGS", "SPILLED_TRANSACTION", "BrowserTab", "browser_path",
+__all__ = ["CHROMIUM_ARGS", "READ_MODIFY_WRITE", "SPILLED_TRANSACTION", "BrowserTab",
+           "browser_path",
            "profile_context"]
 
 #: Python for a tab whose ``db`` has a table ``items(tag, n)``: start a write transaction
@@ -38,6 +39,24 @@ async def doomed():
                          "FROM c) SELECT count(*) FROM c WHERE x < 2000000000")
 doing = asyncio.ensure_future(doomed())
 await asyncio.sleep(0)
+"""
+
+#: Python for a tab whose ``db`` has a table ``c(id, n)`` with the row ``(1, n)``: ``ROUNDS``
+#: write transactions that each read the counter and write it plus one (a short random
+#: sleep between), with plain reads now and then; the value of the code is the number of
+#: commits acknowledged. Several tabs at once must end with the counter at their sum.
+READ_MODIFY_WRITE = """
+import asyncio, random
+acknowledged = 0
+for i in range(ROUNDS):
+    async with db.write_transaction() as tx:
+        n = (await tx.get("SELECT n FROM c WHERE id = 1"))["n"]
+        await asyncio.sleep(random.random() * 0.002)
+        await tx.execute("UPDATE c SET n = ? WHERE id = 1", [n + 1])
+    acknowledged += 1
+    if random.random() < 0.3:  # a plain read between, on the cached pages
+        await db.get("SELECT n FROM c WHERE id = 1")
+acknowledged
 """
 
 CHROMIUM_ARGS = [
