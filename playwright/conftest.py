@@ -149,10 +149,16 @@ def _print_logs_if_failed(request: pytest.FixtureRequest, tabs: list[Tab]) -> No
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With ``TABSQLITE_TEST_HANDLES`` set, the tests that choose their own ``handles``
-    (they run every way already) are left out: that pass is for the rest."""
+    (they run every way already) and the other engines' cases (they hold the files as
+    their engine does, the same in every pass) are left out: that pass is for the rest."""
     if HANDLES == "auto":
         return
-    chosen = [i for i in items if "handles" in getattr(i, "callspec", _NO_PARAMS).params]
+
+    def own_way(item: pytest.Item) -> bool:
+        params = getattr(item, "callspec", _NO_PARAMS).params
+        return "handles" in params or params.get("engine", "chromium") != "chromium"
+
+    chosen = [i for i in items if own_way(i)]
     if chosen:
         config.hook.pytest_deselected(items=chosen)
         items[:] = [i for i in items if i not in chosen]
@@ -171,8 +177,8 @@ async def engine_tabs(
 ) -> AsyncIterator[Callable[..., Awaitable[list[Tab]]]]:
     """``await engine_tabs(engine, count)``: tabs of one fresh browser of that engine
     ("chromium" through Playwright, "firefox" through WebDriver BiDi), worker mode, each
-    choosing how to hold the files by feature detection (``TABSQLITE_TEST_HANDLES`` does
-    not apply)."""
+    choosing how to hold the files by feature detection (Chromium's as
+    ``TABSQLITE_TEST_HANDLES`` says, when set)."""
     tabs: list[Tab] = []
     async with contextlib.AsyncExitStack() as stack:
         browsers: dict[str, Any] = {}
@@ -186,8 +192,9 @@ async def engine_tabs(
                     browsers[engine] = await stack.enter_async_context(firefox_context())
                 else:
                     raise ValueError(f"no engine {engine!r}")
-            return await _open_pages(browsers[engine], f"{server_url}/?mode=worker", count,
-                                     engine, tabs)
+            query = f"&handles={HANDLES}" if engine == "chromium" and HANDLES != "auto" else ""
+            return await _open_pages(browsers[engine], f"{server_url}/?mode=worker{query}",
+                                     count, engine, tabs)
 
         yield opener
         _print_logs_if_failed(request, tabs)

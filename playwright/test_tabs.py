@@ -38,33 +38,6 @@ async def test_four_tabs_open_at_once_and_share_rows(open_tabs: Any) -> None:
     assert json.loads(types) == ["bytes", "00ff", 1.5, "float", 9007199254740993, None]
 
 
-async def test_persisted_trigger_sees_other_tab_temp_does_not(open_tabs: Any) -> None:
-    a, b = await open_tabs(2)
-    await a.run(SETUP)
-    await b.run(SETUP)
-    await a.run("""
-        ALL = {"INSERT": None, "UPDATE": None, "DELETE": None}
-        p = await db.triggers.create_diff_trigger(source="items", destination="p", when=ALL)
-        t = await db.triggers.create_diff_trigger(source="items", destination="t", when=ALL,
-                                                  persisted=False)
-    """)
-    await b.run("""
-        await db.execute("INSERT INTO items(id, tag, n) VALUES (7, 'b', 1)")
-        await db.execute("UPDATE items SET n = 2 WHERE id = 7")
-        await db.execute("DELETE FROM items WHERE id = 7")
-    """)
-    rows = json.loads(await a.run(
-        "json.dumps(await db.get_all('SELECT id, operation, value, previous_value FROM p "
-        "ORDER BY operation_id'))"))
-    assert [(r["id"], r["operation"]) for r in rows] == [(7, "INSERT"), (7, "UPDATE"),
-                                                         (7, "DELETE")]
-    assert json.loads(rows[0]["value"]) == {"id": 7, "tag": "b", "n": 1}
-    assert json.loads(rows[1]["value"])["n"] == 2
-    assert json.loads(rows[1]["previous_value"])["n"] == 1
-    assert json.loads(rows[2]["value"])["n"] == 2
-    assert await a.run("(await db.get('SELECT count(*) AS c FROM t'))['c']") == 0
-
-
 async def test_watch_wakes_for_other_tab_and_not_for_unrelated(open_tabs: Any) -> None:
     a, b = await open_tabs(2)
     await a.run(SETUP)
@@ -144,27 +117,6 @@ async def test_four_tabs_interleaved_writes_all_present(open_tabs: Any) -> None:
         sum(1 for x, y in zip(tags, tags[1:]) if x != y)
     """)
     assert switches > 20
-
-
-async def test_closed_tab_orphans_dropped_live_kept(open_tabs: Any) -> None:
-    keeper, victim = await open_tabs(2)
-    await keeper.run(SETUP)
-    await victim.run(SETUP)
-    await keeper.run("""kept = await db.triggers.create_diff_trigger(
-        source="items", destination="kept", when={"INSERT": None})""")
-    kept_triggers = json.loads(await keeper.run("json.dumps(sorted(kept.trigger_names))"))
-    await victim.run("""await db.triggers.create_diff_trigger(
-        source="items", destination="gone", when={"INSERT": None})""")
-    await victim.page.close()  # the tab goes away without closing anything
-    (fresh,) = await open_tabs(1)
-    await fresh.run(SETUP)
-    names = json.loads(await fresh.run(
-        "json.dumps(sorted(r['name'] for r in await db.get_all("
-        "\"SELECT name FROM sqlite_schema WHERE name IN ('kept', 'gone') OR type = 'trigger'\")))"))
-    assert "kept" in names and "gone" not in names
-    assert [n for n in names if n.startswith("_tabsqlite_")] == kept_triggers
-    await fresh.run("await db.execute(\"INSERT INTO items(tag, n) VALUES ('after', 0)\")")
-    assert await keeper.run("(await db.get('SELECT count(*) AS c FROM kept'))['c']") == 1
 
 
 async def test_tab_closed_mid_transaction_leaves_no_partial_write(open_tabs: Any) -> None:
