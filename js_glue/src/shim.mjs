@@ -42,14 +42,14 @@ const COMPACT_ROWID = 2n ** 40n; // row ids a compact answer holds: [0, 2^40)
 const PROGRESS_OPS = 1000; // SQLite VM steps between two looks at a statement's deadline
 const SQLITE_INTERRUPT = 9;
 const SQLITE_BUSY = 5;
-// Statements that may read under the shared lock (a write among them is refused by the VFS
-// and runs again exclusively; see readShared).
 // With lending, a tab keeps the lock it was granted at least this long, even if others want
 // it (keptlocks.mjs): a hand-over costs the next tab ~2-4 ms to open the file's handles,
 // so a tab writing in a loop gets a few statements done per hand-over. 4 tabs x 250
 // autocommit inserts, one run (bench figure 12's case): no slice 72-90/s, 8 ms 102-121/s,
 // 16 ms 137-147/s; a waiting tab waits one slice more at most.
 const LEND_SLICE_MS = 16;
+// Statements that may read under the shared lock (a write among them is refused by the VFS
+// and runs again exclusively; see readShared).
 const READ = /^\s*(SELECT\b|VALUES\b|WITH\b|PRAGMA\s+data_version\s*$)/i;
 
 // The absolute deadline (performance.now()) of a call given `timeoutMs` from now; Infinity
