@@ -68,12 +68,19 @@ function createKeptLocks() {
     else if (lock.due === null) lock.due = setTimeout(() => giveUp(name), left);
   }
 
-  function giveUp(name) {
+  // Stop keeping `name` (its timers too) without letting it go: the lock, or undefined.
+  function unkeep(name) {
     const lock = held.get(name);
-    if (lock === undefined) return;
+    if (lock === undefined) return undefined;
     held.delete(name);
     clearTimeout(lock.timer);
     if (lock.due !== null) clearTimeout(lock.due);
+    return lock;
+  }
+
+  function giveUp(name) {
+    const lock = unkeep(name);
+    if (lock === undefined) return;
     stats.givenUp += 1;
     lock.release();
   }
@@ -140,12 +147,8 @@ function createKeptLocks() {
     // A statement run under the kept lock of `name` left a transaction open: the lock is
     // its connection's now. Returns {release, holdUntil} (it is no longer kept here).
     take(name) {
-      const lock = held.get(name);
-      if (lock === undefined) return null;
-      held.delete(name);
-      clearTimeout(lock.timer);
-      if (lock.due !== null) clearTimeout(lock.due);
-      return { release: lock.release, holdUntil: lock.holdUntil };
+      const lock = unkeep(name);
+      return lock === undefined ? null : { release: lock.release, holdUntil: lock.holdUntil };
     },
     // Someone here asks for `name` in `mode`: give up ours (unless both are shared), and
     // tell the rest, now and every WANT_REPEAT_MS (a tab may have been granted the lock
