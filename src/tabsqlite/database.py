@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Iterable
+from collections.abc import AsyncIterator, Generator, Iterable
 from types import TracebackType
 from typing import Any
 
@@ -24,7 +24,7 @@ from .paths import is_memory, resolve_path
 from .queries import Queries
 from .retry import retry_while_busy
 from .runner import Runner
-from .runtime import Connection, ConnectOptions, Params, Result, Runtime, Transport
+from .runtime import Connection, ConnectOptions, Deliver, Params, Result, Runtime, Transport
 from .table_inference import infer_tables
 from .transactions import TransactionContext
 from .triggers import TriggerManager
@@ -118,7 +118,7 @@ class Database(Queries):
             channel = channel_name(self.path)
             runtime = self.runtime
 
-            async def open_transport(deliver: Callable[[str], None]) -> Transport:
+            async def open_transport(deliver: Deliver) -> Transport:
                 return await runtime.open_transport(channel, deliver)
 
             await self.feed.start(open_transport)

@@ -23,6 +23,10 @@ from typing import Any
 
 from .errors import HoldTakenError
 
+#: How a transport hands over received messages: several at once (see
+#: :meth:`Runtime.open_transport`).
+Deliver = Callable[[Sequence[str]], None]
+
 __all__ = [
     "ConnectOptions",
     "Connection",
@@ -241,8 +245,13 @@ class Runtime(ABC):
         """
 
     @abstractmethod
-    async def open_transport(self, channel: str, deliver: Callable[[str], None]) -> Transport:
-        """Join the message channel ``channel``; ``deliver`` is called for each message."""
+    async def open_transport(self, channel: str, deliver: Deliver) -> Transport:
+        """Join the message channel ``channel``.
+
+        :param channel: the channel's name (one per database file).
+        :param deliver: called with the messages that arrived together, a bounded batch per
+            call (at most one call per turn of the event loop where the transport can tell).
+        """
 
     @abstractmethod
     def hold_manager(self, path: str) -> HoldManager:

@@ -6,12 +6,11 @@ import asyncio
 import contextlib
 import os
 import shutil
-from collections.abc import Callable
 
 from ..holds import MemoryHoldManager
 from ..names import runtime_directory
 from ..paths import is_memory
-from ..runtime import Connection, ConnectOptions, HoldManager, Runtime, Transport
+from ..runtime import Connection, ConnectOptions, Deliver, HoldManager, Runtime, Transport
 from .cpython_connection import CPythonConnection
 from .file_holds import FileHoldManager
 from .unix_transport import UnixDatagramTransport
@@ -58,7 +57,7 @@ class CPythonRuntime(Runtime):
                 os.unlink(path + suffix)
         await asyncio.to_thread(shutil.rmtree, runtime_directory(path), True)
 
-    async def open_transport(self, channel: str, deliver: Callable[[str], None]) -> Transport:
+    async def open_transport(self, channel: str, deliver: Deliver) -> Transport:
         return UnixDatagramTransport(channel, deliver)
 
     def hold_manager(self, path: str) -> HoldManager:

@@ -24,7 +24,15 @@ from typing import Any
 from ..errors import SQLITE_BUSY, BusyError
 from ..holds import MemoryHoldManager
 from ..paths import is_memory
-from ..runtime import Connection, ConnectOptions, HoldManager, Params, Result, Runtime
+from ..runtime import (
+    Connection,
+    ConnectOptions,
+    Deliver,
+    HoldManager,
+    Params,
+    Result,
+    Runtime,
+)
 from ..runtime import Transport as TransportBase
 from .cpython_connection import CPythonConnection, translate_error
 
@@ -129,7 +137,7 @@ class _FakeConnection(Connection):
 
 
 class _Channel(TransportBase):
-    def __init__(self, members: set[_Channel], deliver: Callable[[str], None]) -> None:
+    def __init__(self, members: set[_Channel], deliver: Deliver) -> None:
         self._members = members
         self._deliver = deliver
         members.add(self)
@@ -138,7 +146,7 @@ class _Channel(TransportBase):
         loop = asyncio.get_running_loop()
         for other in list(self._members):
             if other is not self:  # delivered later, as a real channel would
-                loop.call_soon(other._deliver, message)
+                loop.call_soon(other._deliver, [message])
 
     async def close(self) -> None:
         self._members.discard(self)
@@ -191,7 +199,7 @@ class FakeRuntime(Runtime):
             file.anchor.close()
 
     async def open_transport(
-        self, channel: str, deliver: Callable[[str], None]
+        self, channel: str, deliver: Deliver
     ) -> TransportBase:
         return _Channel(self._channels.setdefault(channel, set()), deliver)
 

@@ -15,11 +15,10 @@ import secrets
 import socket
 import stat
 import tempfile
-from collections.abc import Callable
 
 from ..errors import TransportError
 from ..names import signal_folder
-from ..runtime import Transport
+from ..runtime import Deliver, Transport
 
 __all__ = ["UnixDatagramTransport", "channel_directory"]
 
@@ -73,7 +72,7 @@ def _make_channel_directory(directory: str) -> None:
 class UnixDatagramTransport(Transport):
     """A :class:`Transport` over ``AF_UNIX`` datagram sockets."""
 
-    def __init__(self, channel: str, deliver: Callable[[str], None]) -> None:
+    def __init__(self, channel: str, deliver: Deliver) -> None:
         self.directory = channel_directory(channel)
         _make_channel_directory(self.directory)
         self.path = os.path.join(self.directory, f"{os.getpid()}-{secrets.token_hex(6)}.sock")
@@ -94,14 +93,15 @@ class UnixDatagramTransport(Transport):
         self.dropped = 0
 
     def _on_readable(self) -> None:
+        batch: list[str] = []
         for _ in range(_READS_PER_WAKE):  # the rest of a flood waits for the next turn
             try:
                 data = self._recv.recv(_MAX_DATAGRAM)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                return
-            self._deliver(data.decode("utf-8", "replace"))
+            except OSError:  # BlockingIOError included: nothing more for now
+                break
+            batch.append(data.decode("utf-8", "replace"))
+        if batch:
+            self._deliver(batch)
 
     async def send(self, message: str) -> None:
         if self._closed:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable
 
 from ...errors import (
     SQLITE_BUSY,
@@ -19,6 +18,7 @@ from ...paths import is_memory
 from ...runtime import (
     Connection,
     ConnectOptions,
+    Deliver,
     HoldManager,
     Runtime,
     Transport,
@@ -107,7 +107,7 @@ class PyodideRuntime(Runtime):
         finally:
             lock.release()
 
-    async def open_transport(self, channel: str, deliver: Callable[[str], None]) -> Transport:
+    async def open_transport(self, channel: str, deliver: Deliver) -> Transport:
         return BroadcastTransport(self._glue, channel, deliver)
 
     def hold_manager(self, path: str) -> HoldManager:

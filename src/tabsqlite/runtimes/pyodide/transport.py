@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from ...runtime import Transport
+from ...runtime import Deliver, Transport
 from .glue import Glue, _ffi
 
 
 class BroadcastTransport(Transport):
     """Change messages over a BroadcastChannel (which never echoes to its sender)."""
 
-    def __init__(self, glue: Glue, channel: str, deliver: Callable[[str], None]) -> None:
+    def __init__(self, glue: Glue, channel: str, deliver: Deliver) -> None:
         ffi = _ffi()
 
         def on_message(batch: Any) -> None:
-            for data in batch.to_py():  # strings, several per call (see openChannel)
-                deliver(data if isinstance(data, str) else "\x00unreadable")
+            messages = batch.to_py()  # strings, several per call (see openChannel)
+            deliver([m if isinstance(m, str) else "\x00unreadable" for m in messages])
 
         self._proxy = ffi.create_proxy(on_message)
         self._channel = glue.openChannel(channel, self._proxy)
