@@ -5,9 +5,11 @@ it must still be stored as REAL, in an untyped column where no affinity would fi
 from typing import Any
 
 VALUES = [2.0, 0.0, -3.0, 1e16, 1.5, 7, 2**60, -(2**63), True, None, "h\u00e9 \U0001f600",
-          b"\x00\x01"]
+          b"\x00\x01", float("inf"), float("-inf"), 0.1, -2.5e-300, 2**53 + 1,
+          'q"\\\x1e\x1f\x00\n\t</', "", b""]
 EXPECTED_TYPES = ["real", "real", "real", "real", "real", "integer", "integer", "integer",
-                  "integer", "null", "text", "blob"]
+                  "integer", "null", "text", "blob", "real", "real", "real", "real", "integer",
+                  "text", "text", "blob"]
 
 
 async def round_trip(db: Any) -> list[tuple[str, list[tuple[str, Any]]]]:
@@ -32,6 +34,13 @@ async def round_trip(db: Any) -> list[tuple[str, list[tuple[str, Any]]]]:
         rows = await db.get_all(
             "SELECT typeof(v) AS t, v FROM vals WHERE path = ? ORDER BY pos", [path])
         out.append((path, [(r["t"], r["v"]) for r in rows]))
+    # One value per query too: alone in its result, no other value's conversion covers it.
+    one_by_one = []
+    for pos in range(len(VALUES)):
+        row = await db.get(
+            "SELECT typeof(v) AS t, v FROM vals WHERE path = 'execute' AND pos = ?", [pos])
+        one_by_one.append((row["t"], row["v"]))
+    out.append(("one by one", one_by_one))
     return out
 
 
