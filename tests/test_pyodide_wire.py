@@ -43,3 +43,28 @@ def test_facts_of_a_compact_answer() -> None:
     assert (info.writes, info.ddl, info.rollback, info.fired) == ({"a", "b"}, {"c"}, False, True)
     empty = wire._parse_facts("1" + wire._SEP + wire._SEP)
     assert (empty.writes, empty.ddl, empty.rollback) == (set(), set(), True)
+
+
+def test_a_done_answer_is_named() -> None:
+    sep = wire._SEP
+    done = wire.parse_done(sep.join(["1", "3", "42", "6", "0", "t", ""]))
+    assert done == wire.Done(3, 42, 6, sep.join(["0", "t", ""]))
+    assert wire._parse_facts(done.facts).writes == {"t"}
+
+
+def test_rows_come_back_faithful_and_named() -> None:
+    rows = wire.decode_answer([1, ["a", "b"], [[2, b"x"], [1.5, 9007199254740993]], -1, 7,
+                               0, 1, 0, [], [], 0, [[0, 0, "f"], [0, 1, "b"], [1, 1, "i"]]])
+    assert isinstance(rows, wire.Rows)
+    assert rows.columns == ("a", "b") and rows.lastrowid == 7
+    assert rows.rows == [(2.0, b"x"), (1.5, 9007199254740993)]
+    assert type(rows.rows[0][0]) is float
+    assert (rows.was_in_tx, rows.in_tx, rows.changed) == (False, True, False)
+    assert rows.info.writes == set() and not rows.info.rollback
+
+
+def test_a_failure_is_named() -> None:
+    failure = wire.decode_answer([0, "no such table: x", 1, "sqlite", 1, 0])
+    assert failure == wire.Failure("no such table: x", 1, "sqlite", True, False)
+    bad = wire.decode_answer([0, "two statements", None, "programming", 0, 0])
+    assert isinstance(bad, wire.Failure) and bad.code == 0

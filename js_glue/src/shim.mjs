@@ -22,6 +22,23 @@
 // crosses the boundary per call. Its answer for a statement without result columns is a
 // number when it fits (see compact()) and Python already has the statement's facts; else
 // one of the forms above.
+//
+// Their types (Python names the fields: tabsqlite/runtimes/pyodide/wire.py):
+/** @typedef {string} DoneAnswer "1␞rowsAffected␞lastRowid␞flags␞rollback␞writes␞ddl" */
+/** @typedef {number} CompactAnswer see compact() */
+/** @typedef {[row: number, col: number, kind: "f" | "b" | "i"]} Fixup */
+/**
+ * @typedef {[ok: 1, columns: string[], rows: Array<Array<number | bigint | string |
+ *   Uint8Array | undefined>>, rowsAffected: number, lastRowid: number, wasInTx: boolean,
+ *   inTx: boolean, rowsChanged: boolean, writes: string[], ddl: string[], rollback: boolean,
+ *   fixups: Fixup[]]} RowsAnswer
+ */
+/**
+ * @typedef {[ok: 0, message: string, extendedCode: number, kind: "sqlite" | "timeout" |
+ *   "programming", wasInTx: boolean, inTx: boolean]} FailureAnswer
+ */
+/** @typedef {DoneAnswer | CompactAnswer | RowsAnswer | FailureAnswer} Answer */
+/** @typedef {{promise: Promise<Answer | null>, cancel: () => Answer | undefined}} Request */
 import { runLocked } from "./coordination.mjs";
 import { keptLocks, TURN } from "./keptlocks.mjs";
 import { VFS_NAME } from "./tabvfs.mjs";
@@ -668,26 +685,32 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
     },
     // `reals`: the REAL keys of the parameters (see isReal); `execArgs` takes them first,
     // then the parameters as plain arguments.
+    /** @returns {Answer} */
     exec(handle, sql, params, reals, timeoutMs, callId) {
       return run(handle, sql, [params], [reals], false, deadlineIn(timeoutMs), callId);
     },
+    /** @returns {Answer} */
     execArgs(handle, sql, reals, ...params) {
       return run(handle, sql, [params], [reals]);
     },
+    /** @returns {Answer} */
     execMany(handle, sql, paramSets, realSets, timeoutMs, callId) {
       return run(handle, sql, paramSets, realSets, false, deadlineIn(timeoutMs), callId);
     },
     // The same three, each run inside the database's Web Lock; they return {promise, cancel},
     // or the answer itself for a read that ran at once under a kept shared lock.
     // `timeoutMs` (the last argument of lockedExec/lockedExecMany) counts from the request.
+    /** @returns {Answer | Request} the answer when run at once under a kept lock */
     lockedExec(handle, lockName, lockWaitMs, sql, params, reals, timeoutMs, callId) {
       const deadline = deadlineIn(timeoutMs);
       return locked(handle, lockName, lockWaitMs,
                     () => run(handle, sql, [params], [reals], false, deadline, callId), sql);
     },
+    /** @returns {Answer | Request} */
     lockedExecArgs(handle, lockName, lockWaitMs, sql, reals, ...params) {
       return locked(handle, lockName, lockWaitMs, () => run(handle, sql, [params], [reals]), sql);
     },
+    /** @returns {Answer | Request} */
     lockedExecMany(handle, lockName, lockWaitMs, sql, paramSets, realSets, timeoutMs, callId) {
       const deadline = deadlineIn(timeoutMs);
       return locked(handle, lockName, lockWaitMs,

@@ -30,14 +30,15 @@ from ...runtime import (
 from .glue import Glue, _awaited, _ffi, _settled
 from .locks import _KeptLock, lock_holder
 from .wire import (
-    _FIXUPS,
     _KEYS_KEPT,
-    _SEP,
     _TEXT_LIKE,
+    Failure,
     _parse_facts,
     _plain_reals,
     _real_keys,
     _value,
+    decode_answer,
+    parse_done,
 )
 
 
@@ -163,6 +164,19 @@ class PyodideConnection(Connection):
         if lock is not None:
             lock.release()
 
+    def _release_unless_in_tx(self) -> None:
+        """After a statement under the lock this connection held: outside a transaction
+        now, the lock goes (the other tabs get in)."""
+        if not self._in_tx:
+            self._release()
+
+    async def _answer(self, raw: Any, sql: str) -> Result:
+        """The result of a call under the held lock: its answer, or in main-thread mode the
+        promise of it (see :meth:`_await_call`)."""
+        if self._async:
+            raw = await self._await_call(raw, sql)
+        return self._result(raw)
+
     async def _run_locked(
         self, request: Any, waited_ms: int | None = None, call_timeout: bool = False
     ) -> Result:
@@ -267,46 +281,35 @@ class PyodideConnection(Connection):
             )
             return Result((), [], ((raw >> 3) & 31) - 1, raw >> 8, committed)
         if type(raw) is str:  # a statement without result columns: the string form
-            _, affected, rowid, flags_text, facts = raw.split(_SEP, 4)
-            flags = int(flags_text)
-            in_tx = self._in_tx = bool(flags & 2)
-            info = self._facts.get(facts)
+            done = parse_done(raw)
+            in_tx = self._in_tx = bool(done.flags & 2)
+            info = self._facts.get(done.facts)
             if info is None:
-                info = self._facts[facts] = _parse_facts(facts)
+                info = self._facts[done.facts] = _parse_facts(done.facts)
             if statement_id:
                 self._keyed_facts[statement_id] = info
             committed = self._tracker.statement_done(
-                info, bool(flags & 4), bool(flags & 1), in_tx
+                info, bool(done.flags & 4), bool(done.flags & 1), in_tx
             )
-            return Result((), [], int(affected), int(rowid), committed)
-        out = raw.to_py()
-        if out[0] == 0:
-            _, message, code, kind, was_in_tx, in_tx = out
-            self._in_tx = bool(in_tx)
+            return Result((), [], done.affected, done.rowid, committed)
+        answer = decode_answer(raw.to_py())
+        self._in_tx = answer.in_tx
+        if isinstance(answer, Failure):
             self._tracker.statement_failed(
-                was_in_transaction=bool(was_in_tx), in_transaction=self._in_tx
+                was_in_transaction=answer.was_in_tx, in_transaction=answer.in_tx
             )
-            if kind == "timeout":
+            if answer.kind == "timeout":
                 raise QueryTimeoutError(
-                    f"the statement ran past its timeout and was stopped: {message}",
-                    extended_code=int(code) or SQLITE_INTERRUPT)
-            if kind == "sqlite" and code:
-                raise sqlite_error(str(message), int(code))
-            raise BadCallError(str(message))
-        (_, columns, rows, affected, lastrowid, was_in_tx, in_tx, changed, writes, ddl,
-         rollback, fixups) = out
-        self._in_tx = bool(in_tx)
-        for r, c, kind in fixups:
-            rows[r][c] = _FIXUPS[kind](rows[r][c])
-        info = StatementInfo(set(writes), set(ddl), bool(rollback), True)
+                    f"the statement ran past its timeout and was stopped: {answer.message}",
+                    extended_code=answer.code or SQLITE_INTERRUPT)
+            if answer.kind == "sqlite" and answer.code:
+                raise sqlite_error(answer.message, answer.code)
+            raise BadCallError(answer.message)
         committed = self._tracker.statement_done(
-            info, rows_changed=bool(changed), was_in_transaction=bool(was_in_tx),
-            in_transaction=self._in_tx,
+            answer.info, rows_changed=answer.changed, was_in_transaction=answer.was_in_tx,
+            in_transaction=answer.in_tx,
         )
-        return Result(
-            tuple(columns), [tuple(row) for row in rows], int(affected),
-            int(lastrowid) if lastrowid is not None else None, committed,
-        )
+        return Result(answer.columns, answer.rows, answer.affected, answer.lastrowid, committed)
 
     def _check_usable(self) -> None:
         if self._lost:
@@ -347,12 +350,9 @@ class PyodideConnection(Connection):
                 raw = self._exec(self._handle, sql, js_params, js_reals)
             else:
                 raw = self._exec_args(self._handle, sql, reals, *params)
-            if self._async:
-                raw = await self._await_call(raw, sql)
-            return self._result(raw)
+            return await self._answer(raw, sql)
         finally:
-            if not self._in_tx:  # outside a transaction: let the other tabs in
-                self._release()
+            self._release_unless_in_tx()
 
     async def execute_many(
         self, sql: str, seq_of_params: Sequence[Params], timeout: float | None = None
@@ -368,13 +368,9 @@ class PyodideConnection(Connection):
             )
             return await self._run_locked(request)
         try:
-            raw = self._exec_many(self._handle, sql, param_sets, reals)
-            if self._async:
-                raw = await self._await_call(raw, sql)
-            return self._result(raw)
+            return await self._answer(self._exec_many(self._handle, sql, param_sets, reals), sql)
         finally:
-            if not self._in_tx:
-                self._release()
+            self._release_unless_in_tx()
 
     async def _timed(self, sql: str, params: Any, many: bool, timeout: float) -> Result:
         """A call with a time limit: the lock wait gets at most ``timeout``, and the shim
@@ -393,13 +389,9 @@ class PyodideConnection(Connection):
             return await self._run_locked(request, wait_ms, call_timeout)
         try:
             run = self._exec_many if many else self._exec
-            raw = run(self._handle, sql, js_params, js_reals, ms)
-            if self._async:
-                raw = await self._await_call(raw, sql)
-            return self._result(raw)
+            return await self._answer(run(self._handle, sql, js_params, js_reals, ms), sql)
         finally:
-            if not self._in_tx:
-                self._release()
+            self._release_unless_in_tx()
 
     async def close(self) -> None:
         if self._closed:

@@ -17,9 +17,10 @@ class Glue(Protocol):
     both over ``shim.mjs`` and ``coordination.mjs``). Calls that reach the database worker
     in main-thread mode answer with a promise of what worker mode answers directly.
 
-    Results are the shim's arrays (see the head of ``shim.mjs`` and :mod:`.wire`):
-    ``[1, ...]`` for success, ``[0, message, extendedCode, kind, wasInTx, inTx]`` for an
-    error; or a compact string or number for a statement without result columns.
+    Answers are the shim's compact forms (the head of ``shim.mjs`` has their JSDoc types):
+    a number or a string for a statement without result columns (:func:`.wire.parse_done`),
+    else an array that :func:`.wire.decode_answer` names (:class:`.wire.Rows`,
+    :class:`.wire.Failure`).
     """
 
     #: ``"worker"`` (Python and SQLite share a worker) or ``"main"`` (proxied calls).

@@ -5,7 +5,7 @@ it (``tests/test_pyodide_wire.py``)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from ...commit_tracking import StatementInfo
 from ...errors import BadCallError
@@ -97,4 +97,68 @@ def _parse_facts(facts: str) -> StatementInfo:
         set(ddl.split(_UNIT)) if ddl else set(),
         rollback == "1",
         True,
+    )
+
+
+class Done(NamedTuple):
+    """The string answer of a statement without result columns (see ``shim.mjs``)."""
+
+    #: Rows the statement changed (-1 for a read-only one).
+    affected: int
+    #: ``last_insert_rowid()`` after it.
+    rowid: int
+    #: ``wasInTx | inTx << 1 | rowsChanged << 2``.
+    flags: int
+    #: The statement's facts, ``rollback␞writes␞ddl`` (see :func:`_parse_facts`).
+    facts: str
+
+
+def parse_done(raw: str) -> Done:
+    """``"1␞affected␞rowid␞flags␞facts"``, the shim's answer for a statement without result
+    columns."""
+    _, affected, rowid, flags, facts = raw.split(_SEP, 4)
+    return Done(int(affected), int(rowid), int(flags), facts)
+
+
+class Failure(NamedTuple):
+    """The answer of a statement that failed: ``[0, message, code, kind, wasInTx, inTx]``."""
+
+    message: str
+    #: SQLite's extended result code (0 when the failure is not SQLite's).
+    code: int
+    #: ``"sqlite"``, ``"timeout"`` (stopped at its deadline) or ``"programming"`` (a bad
+    #: call: several statements, a parameter SQLite can't bind ...).
+    kind: str
+    was_in_tx: bool
+    in_tx: bool
+
+
+class Rows(NamedTuple):
+    """The answer of a statement with result columns, its values made faithful (see
+    ``_FIXUPS``)."""
+
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    affected: int
+    lastrowid: int | None
+    was_in_tx: bool
+    in_tx: bool
+    #: Whether the statement changed any row (SQLite's total_changes moved).
+    changed: bool
+    info: StatementInfo
+
+
+def decode_answer(out: list[Any]) -> Failure | Rows:
+    """The shim's array answer (converted to Python lists) with its fields named."""
+    if out[0] == 0:
+        _, message, code, kind, was_in_tx, in_tx = out
+        return Failure(str(message), int(code or 0), str(kind), bool(was_in_tx), bool(in_tx))
+    (_, columns, rows, affected, lastrowid, was_in_tx, in_tx, changed, writes, ddl,
+     rollback, fixups) = out
+    for r, c, kind in fixups:
+        rows[r][c] = _FIXUPS[kind](rows[r][c])
+    return Rows(
+        tuple(columns), [tuple(row) for row in rows], int(affected),
+        int(lastrowid) if lastrowid is not None else None, bool(was_in_tx), bool(in_tx),
+        bool(changed), StatementInfo(set(writes), set(ddl), bool(rollback), True),
     )
