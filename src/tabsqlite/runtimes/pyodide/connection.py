@@ -274,7 +274,7 @@ class PyodideConnection(Connection):
     def _result(self, raw: Any, statement_id: int = 0) -> Result:
         """Turn the shim's answer into a result (or raise), tracking the transaction state.
         ``statement_id``: the call went by key (its answer may be a number)."""
-        if type(raw) is int:  # (rowid * 32 + rows affected + 1) * 8 + flags, see shim.mjs
+        if type(raw) is int:  # (rowid * 32 + rows affected + 1) * 8 + flags, see answers.mjs
             in_tx = self._in_tx = raw & 2 == 2
             committed = self._tracker.statement_done(
                 self._keyed_facts[statement_id], raw & 4 == 4, raw & 1 == 1, in_tx

@@ -14,10 +14,11 @@ JsValue = Any  # a JS value or proxy (a promise, an array, a function ...)
 class Glue(Protocol):
     """The contract of ``tabsqlite_glue``, which the JS side registers in each mode
     (``js_glue/src/py_worker.mjs`` in worker mode, ``tabsqlite.mjs`` in main-thread mode,
-    both over ``shim.mjs`` and ``coordination.mjs``). Calls that reach the database worker
-    in main-thread mode answer with a promise of what worker mode answers directly.
+    both over ``shim.mjs`` (``engine.mjs``, ``statement_locks.mjs``, ``answers.mjs``) and
+    ``coordination.mjs``). Calls that reach the database worker in main-thread mode answer
+    with a promise of what worker mode answers directly.
 
-    Answers are the shim's compact forms (the head of ``shim.mjs`` has their JSDoc types):
+    Answers are the shim's compact forms (``answers.mjs`` has their JSDoc types):
     a number or a string for a statement without result columns (:func:`.wire.parse_done`),
     else an array that :func:`.wire.decode_answer` names (:class:`.wire.Rows`,
     :class:`.wire.Failure`).

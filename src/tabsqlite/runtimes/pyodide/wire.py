@@ -101,7 +101,7 @@ def _parse_facts(facts: str) -> StatementInfo:
 
 
 class Done(NamedTuple):
-    """The string answer of a statement without result columns (see ``shim.mjs``)."""
+    """The string answer of a statement without result columns (see ``answers.mjs``)."""
 
     #: Rows the statement changed (-1 for a read-only one).
     affected: int
