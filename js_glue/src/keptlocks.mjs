@@ -42,7 +42,7 @@ function createKeptLocks() {
   let channel = null;
   // Counters for tests and benchmarks: locks kept, statements run under one, locks given
   // up (for any reason), of which for a lease's end; wants sent and heard; reads that had
-  // to run again exclusively (shim.mjs).
+  // to run again exclusively (statement_locks.mjs).
   const stats = { kept: 0, atOnce: 0, givenUp: 0, leaseEnds: 0, wantsSent: 0, wantsHeard: 0,
                   exclusiveAgain: 0 };
 

@@ -71,8 +71,8 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
         return out;
       }, (e) => errorResult(null, e, false));
     },
-    // `reals`: the REAL keys of the parameters (see isReal); `execArgs` takes them first,
-    // then the parameters as plain arguments.
+    // `reals`: the REAL keys of the parameters (engine.mjs, isReal); `execArgs` takes them
+    // first, then the parameters as plain arguments.
     /** @returns {Answer} */
     exec(handle, sql, params, reals, timeoutMs, callId) {
       return run(handle, sql, [params], [reals], false, deadlineIn(timeoutMs), callId);

@@ -11,7 +11,8 @@
 //             wants them (keptlocks.mjs), the idea behind wa-sqlite's OPFSCoopSyncVFS.
 //
 // Who may touch the file is decided outside SQLite, by the database's Web Lock: every
-// statement runs inside it (shim.mjs, runLocked) and a transaction keeps it until it ends.
+// statement runs inside it (statement_locks.mjs, runLocked) and a transaction keeps it
+// until it ends.
 // A plain read may hold it shared only (shared handles; keptlocks.mjs): then `sharedOnly` is
 // set and SQLite gets SQLITE_BUSY for anything above SHARED (the shim runs it again
 // exclusively). Otherwise SQLite's own locks here only record the level it asked for;
@@ -372,8 +373,8 @@ export function installTabVfs(sqlite3, handles = "shared") {
     handles, // "shared" or "lending"
     lending,
     stats,
-    // True while the Web Lock is held shared only (a read, see shim.mjs): SQLite may not go
-    // past a shared lock then; asking for more gets SQLITE_BUSY.
+    // True while the Web Lock is held shared only (a read, see statement_locks.mjs): SQLite
+    // may not go past a shared lock then; asking for more gets SQLITE_BUSY.
     sharedOnly: false,
     // Find (creating) `path` and its journal, and with shared handles open them; counted,
     // see release().
