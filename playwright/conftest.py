@@ -22,11 +22,29 @@ import pytest_asyncio
 from playwright.async_api import BrowserContext, Playwright, async_playwright
 
 from tabsqlite.devserver import DevServer
-from tabsqlite.testing import BrowserTab, profile_context
-from tabsqlite.webdriver_bidi import firefox_context
+from tabsqlite.testing import BrowserTab, browser_path, profile_context
+from tabsqlite.webdriver_bidi import firefox_context, firefox_path
 
 ROOT = Path(__file__).resolve().parent.parent
 HARNESS = ROOT / "js_glue" / "harness"
+
+
+def _engine_version(path_of: Callable[[], str]) -> str:
+    """What ``<browser> --version`` says (its first line), or why there is no answer."""
+    try:
+        path = path_of()
+        done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+        return f"not available ({e})"
+    lines = done.stdout.strip().splitlines()
+    return f"{lines[0]} ({path})" if lines else f"no version from {path}"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """The engines this run drives, with their versions, at the head of the report."""
+    return [f"chromium: {_engine_version(browser_path)}",
+            f"firefox: {_engine_version(firefox_path)}",
+            f"holding the files: {HANDLES}; pages served: {HEADERS}"]
 
 
 @pytest.fixture(scope="session")
