@@ -28,7 +28,8 @@
 /** @typedef {DoneAnswer | CompactAnswer | RowsAnswer | FailureAnswer} Answer */
 /** @typedef {{promise: Promise<Answer | null>, cancel: () => Answer | undefined}} Request */
 
-export const SEP = "\x1e", UNIT = "\x1f";
+export const SEP = "\x1e";
+const UNIT = "\x1f";
 const COMPACT_ROWID = 2n ** 40n; // row ids a compact answer holds: [0, 2^40)
 
 // The compact answer: (lastRowid * 32 + rowsAffected + 1) * 8 + flags, below 2^48 so a JS

@@ -25,7 +25,7 @@ export function deadlineIn(timeoutMs) {
     ? Infinity : performance.now() + timeoutMs;
 }
 
-export class ProgrammingError extends Error {}
+class ProgrammingError extends Error {}
 
 function newInfo() {
   return { writes: new Set(), ddl: new Set(), rollback: false, fired: false, packed: null };
