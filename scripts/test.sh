@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/ruff check src tests playwright $(ls -d bench 2>/dev/null)
+.venv/bin/ruff check src tests playwright hatch_build.py $(ls -d bench 2>/dev/null)
 .venv/bin/mypy
 .venv/bin/python -m pytest tests playwright "$@"
 TABSQLITE_TEST_HANDLES=lending .venv/bin/python -m pytest playwright "$@"

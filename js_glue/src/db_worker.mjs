@@ -5,8 +5,8 @@
 // if this worker dies, the browser frees its locks at once. The page learns of the death
 // through the worker's "alive" lock ({type: "init", aliveLock}): it holds it for its whole
 // life, and the page's own request for it is granted only when the worker is gone.
-import sqlite3InitModule from "../node_modules/@sqlite.org/sqlite-wasm/dist/index.mjs";
 import { createShim } from "./shim.mjs";
+import { loadSqlite } from "./sqlite_module.mjs";
 import { chooseVfs } from "./tabvfs.mjs";
 
 let shim = null;
@@ -20,7 +20,7 @@ const ARITY = { exec: 5, execMany: 5, lockedExec: 7, lockedExecMany: 7 };
 const requests = new Map();
 
 async function start(init) {
-  const sqlite3 = await sqlite3InitModule({ print: () => {}, printErr: (...a) => console.warn(...a) });
+  const sqlite3 = await loadSqlite(init.wasmURL);
   const { vfs, tabvfs } = await chooseVfs(sqlite3, init.vfs, init.handles);
   const vfsList = sqlite3.capi.sqlite3_js_vfs_list();
   if (vfs !== "memdb" && !vfsList.includes(vfs)) {

@@ -1,5 +1,5 @@
-"""The JS module ``tabsqlite_glue`` (registered by ``js_glue`` before tabsqlite is
-imported), Pyodide's FFI, and awaiting its promises."""
+"""The JS side's contract (:class:`Glue`: ``tabsqlite_glue``, registered by ``startTab`` or
+started by :mod:`.boot`), Pyodide's FFI, and awaiting its promises."""
 
 from __future__ import annotations
 
@@ -66,9 +66,12 @@ class Glue(Protocol):
     def openChannel(self, name: str, on_messages: Any) -> JsValue: ...
 
 
-def _glue() -> Glue:
-    import tabsqlite_glue  # type: ignore[import-not-found]  # registered by js_glue
-
+def registered_glue() -> Glue | None:
+    """The ``tabsqlite_glue`` module the JS side registered (``startTab``), if any."""
+    try:
+        import tabsqlite_glue  # type: ignore[import-not-found]  # registered by js_glue
+    except ImportError:
+        return None
     glue: Glue = tabsqlite_glue
     return glue
 

@@ -23,8 +23,9 @@ from ...runtime import (
     Runtime,
     Transport,
 )
+from .boot import DEFAULT_DIRECTORY, BootOptions, start_glue
 from .connection import PyodideConnection
-from .glue import _awaited, _glue, _settled
+from .glue import Glue, _awaited, _settled, registered_glue
 from .locks import WebLockHoldManager, _Lock, lock_holder
 from .transport import BroadcastTransport
 
@@ -47,17 +48,41 @@ class PyodideRuntime(Runtime):
     options = ConnectOptions(journal_mode="persist", page_size=4096,
                              journal_size_limit=1 << 20)
 
-    def __init__(self) -> None:
-        self._glue = _glue()
+    def __init__(self, *, assets_url: str | None = None, handles: str = "auto",
+                 default_directory: str = DEFAULT_DIRECTORY) -> None:
+        """
+        :param assets_url: where the browser files are served (the wheel's
+            ``tabsqlite/_browser/`` folder); ``None``: from the installed package. Unused
+            where ``startTab`` registered the glue.
+        :param handles: ``"auto"``, ``"shared"`` or ``"lending"``: how tabsqlite's VFS holds
+            the files (forced only to test). Unused where ``startTab`` registered the glue.
+        :param default_directory: the OPFS folder for plain names (unless ``startTab``
+            named one).
+        """
+        self._boot = BootOptions(assets_url, handles, default_directory)
+        self._glue: Glue | None = registered_glue()
 
     def default_directory(self) -> str:
-        return str(self._glue.defaultDirectory)
+        if self._glue is not None:
+            return str(self._glue.defaultDirectory)
+        return self._boot.default_directory
+
+    async def _started(self) -> Glue:
+        if self._glue is None:
+            self._glue = await start_glue(self._boot)
+        return self._glue
+
+    def _ready(self) -> Glue:
+        if self._glue is None:
+            raise BadCallError("the browser runtime is not started: open a database first")
+        return self._glue
 
     async def prepare_path(self, path: str) -> str:
+        await self._started()  # the JS side, started on the first open
         return path  # OPFS has no links; the VFS creates directories on open
 
     async def connect(self, path: str, options: ConnectOptions) -> Connection:
-        glue = self._glue
+        glue = await self._started()
         lock_name = database_lock_name(path)
         timeout_ms = int(options.lock_timeout * 1000)
         lock = _Lock(glue, MEMORY_LOCK if is_memory(path) else lock_name, timeout_ms)
@@ -97,22 +122,23 @@ class PyodideRuntime(Runtime):
     async def delete_database_files(self, path: str, lock_timeout: float = 10.0) -> None:
         if is_memory(path):
             return
-        lock = _Lock(self._glue, database_lock_name(path), int(lock_timeout * 1000))
+        glue = await self._started()
+        lock = _Lock(glue, database_lock_name(path), int(lock_timeout * 1000))
         if await lock.granted() is None:
             raise BusyError(f"database is locked: {path}", extended_code=SQLITE_BUSY)
         try:
-            await self._glue.deleteFiles(path)
+            await glue.deleteFiles(path)
         except Exception as error:  # a JS error from OPFS (quota, permission, busy handle)
             raise DatabaseError(f"could not delete {path}: {error}") from error
         finally:
             lock.release()
 
     async def open_transport(self, channel: str, deliver: Deliver) -> Transport:
-        return BroadcastTransport(self._glue, channel, deliver)
+        return BroadcastTransport(await self._started(), channel, deliver)
 
     def hold_manager(self, path: str) -> HoldManager:
         if is_memory(path):
             from ...holds import MemoryHoldManager
 
             return MemoryHoldManager()
-        return WebLockHoldManager(self._glue)
+        return WebLockHoldManager(self._ready())

@@ -1,0 +1,68 @@
+"""A plain static host, as an app's own would be: files only, no COOP/COEP, no headers of
+tabsqlite's. It serves one folder built from an app's files, Pyodide's npm package at
+``pyodide/`` and the wheels at ``wheels/`` (named in ``wheels/index.json``), and records
+every path asked for, so a test can tell what a page loaded from where."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PYODIDE = ROOT / "js_glue" / "node_modules" / "pyodide"
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map,
+                      ".mjs": "text/javascript", ".js": "text/javascript",
+                      ".wasm": "application/wasm", ".whl": "application/zip"}
+    requested: list[str]
+
+    def do_GET(self) -> None:
+        self.requested.append(self.path.split("?")[0])
+        super().do_GET()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class StaticHost:
+    """The folder's URL (``url``) and the paths asked for so far (``requested``)."""
+
+    def __init__(self, url: str, requested: list[str]) -> None:
+        self.url = url
+        self.requested = requested
+
+
+@contextmanager
+def static_host(site: Path, app: Path, wheels: Path) -> Iterator[StaticHost]:
+    """Serve ``app``'s files with Pyodide and the wheels from ``site`` (made here)."""
+    site.mkdir(parents=True, exist_ok=True)
+    for item in app.iterdir():
+        (site / item.name).symlink_to(item)
+    (site / "pyodide").symlink_to(PYODIDE)
+    (site / "wheels").mkdir()
+    index = {}
+    for pattern, key in (("tabsqlite-*.whl", "tabsqlite"), ("vendor/micropip-*.whl", "micropip")):
+        (found,) = sorted(wheels.glob(pattern))[-1:]
+        shutil.copy(found, site / "wheels" / found.name)
+        index[key] = f"wheels/{found.name}"
+    (site / "wheels" / "index.json").write_text(json.dumps(index))
+    requested: list[str] = []
+    handler = type("Handler", (_Handler,), {"requested": requested})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(site)))
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield StaticHost(f"http://127.0.0.1:{httpd.server_address[1]}", requested)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
