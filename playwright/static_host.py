@@ -1,10 +1,17 @@
 """A plain static host, as an app's own would be: files only, no COOP/COEP, no headers of
-tabsqlite's. It serves one folder built from an app's files, Pyodide's npm package at
-``pyodide/`` and the wheels at ``wheels/`` (named in ``wheels/index.json``), and records
-every path asked for, so a test can tell what a page loaded from where."""
+tabsqlite's. It serves one folder built from an app's files, a Pyodide at ``pyodide/`` and
+the wheels at ``wheels/`` (named in ``wheels/index.json``), and records every path asked
+for, so a test can tell what a page loaded from where.
+
+The Pyodide is the npm package's files plus micropip: Pyodide's full distribution carries
+micropip's wheel beside ``pyodide.mjs`` (PyScript and JupyterLite load it by name), the npm
+package does not, and the full distribution is a download this machine cannot make. So the
+folder adds micropip's wheel from PyPI and a ``pyodide-lock.json`` whose micropip entry has
+that wheel's hash (the only line changed)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import threading
@@ -17,6 +24,22 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PYODIDE = ROOT / "js_glue" / "node_modules" / "pyodide"
+
+
+def pyodide_with_micropip(target: Path, micropip: Path) -> None:
+    """Make ``target`` a Pyodide folder: the npm package's files, micropip's wheel, and a
+    lock file that names that wheel's hash."""
+    target.mkdir(parents=True)
+    for item in PYODIDE.iterdir():
+        if item.name != "pyodide-lock.json":
+            (target / item.name).symlink_to(item)
+    lock = json.loads((PYODIDE / "pyodide-lock.json").read_text())
+    entry = lock["packages"]["micropip"]
+    if entry["file_name"] != micropip.name:
+        raise RuntimeError(f"Pyodide's lock wants {entry['file_name']}, not {micropip.name}")
+    entry["sha256"] = hashlib.sha256(micropip.read_bytes()).hexdigest()
+    (target / "pyodide-lock.json").write_text(json.dumps(lock))
+    shutil.copy(micropip, target / micropip.name)
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -42,12 +65,17 @@ class StaticHost:
 
 
 @contextmanager
-def static_host(site: Path, app: Path, wheels: Path) -> Iterator[StaticHost]:
-    """Serve ``app``'s files with Pyodide and the wheels from ``site`` (made here)."""
+def static_host(site: Path, app: Path, wheels: Path,
+                extra: dict[str, Path] | None = None) -> Iterator[StaticHost]:
+    """Serve ``app``'s files with Pyodide and the wheels from ``site`` (made here), and each
+    folder of ``extra`` at its name."""
     site.mkdir(parents=True, exist_ok=True)
     for item in app.iterdir():
         (site / item.name).symlink_to(item)
-    (site / "pyodide").symlink_to(PYODIDE)
+    for name, folder in (extra or {}).items():
+        (site / name).symlink_to(folder)
+    (found_micropip,) = sorted(wheels.glob("vendor/micropip-*.whl"))[-1:]
+    pyodide_with_micropip(site / "pyodide", found_micropip)
     (site / "wheels").mkdir()
     index = {}
     for pattern, key in (("tabsqlite-*.whl", "tabsqlite"), ("vendor/micropip-*.whl", "micropip")):

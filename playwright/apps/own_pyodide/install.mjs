@@ -6,7 +6,7 @@ export async function pyodideWithTabsqlite() {
   const base = new URL(".", import.meta.url);
   const pyodide = await loadPyodide({ indexURL: new URL("pyodide/", base).href });
   const wheels = await (await fetch(new URL("wheels/index.json", base))).json();
-  await pyodide.loadPackage(new URL(wheels.micropip, base).href);
+  await pyodide.loadPackage("micropip");
   await pyodide.pyimport("micropip").install(new URL(wheels.tabsqlite, base).href);
   return pyodide;
 }

@@ -1,0 +1,23 @@
+# A PyScript page: tabsqlite on the main thread (it starts its own database worker).
+import asyncio
+
+import tabsqlite
+from pyodide.ffi import create_proxy
+from pyscript import document, window
+
+db = await tabsqlite.open_database("pyscript_notes.db")  # noqa: F704 (PyScript's top level)
+await db.execute(  # noqa: F704
+    "CREATE TABLE IF NOT EXISTS notes(id INTEGER PRIMARY KEY, body TEXT)")
+
+
+async def add_note(body):
+    await db.execute("INSERT INTO notes(body) VALUES (?)", [body])
+
+
+async def show_count():
+    async for rows in db.watch("SELECT count(*) AS n FROM notes"):
+        document.querySelector("#count").textContent = str(rows[0]["n"])
+
+
+showing = asyncio.ensure_future(show_count())
+window.addNote = create_proxy(add_note)

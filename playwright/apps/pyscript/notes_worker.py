@@ -1,0 +1,24 @@
+# A PyScript worker: tabsqlite runs sqlite-wasm right here, Python calls it directly.
+import tabsqlite
+from pyscript import sync
+
+db = await tabsqlite.open_database("pyscript_notes.db")  # noqa: F704 (PyScript's top level)
+await db.execute(  # noqa: F704
+    "CREATE TABLE IF NOT EXISTS notes(id INTEGER PRIMARY KEY, body TEXT)")
+
+
+async def add_note(body):
+    await db.execute("INSERT INTO notes(body) VALUES (?)", [body])
+
+
+async def count():
+    return (await db.get("SELECT count(*) AS n FROM notes"))["n"]
+
+
+def ready():
+    return True
+
+
+sync.add_note = add_note
+sync.count = count
+sync.ready = ready
