@@ -1,9 +1,10 @@
 # A PyScript page: tabsqlite on the main thread (it starts its own database worker).
 import asyncio
 
-import tabsqlite
 from pyodide.ffi import create_proxy
 from pyscript import document, window
+
+import tabsqlite
 
 db = await tabsqlite.open_database("pyscript_notes.db")  # noqa: F704 (PyScript's top level)
 await db.execute(  # noqa: F704
@@ -19,5 +20,5 @@ async def show_count():
         document.querySelector("#count").textContent = str(rows[0]["n"])
 
 
-showing = asyncio.ensure_future(show_count())
+showing = asyncio.ensure_future(show_count())  # noqa: RUF006 (kept: module level)
 window.addNote = create_proxy(add_note)

@@ -1,6 +1,7 @@
 # A PyScript worker: tabsqlite runs sqlite-wasm right here, Python calls it directly.
-import tabsqlite
 from pyscript import sync
+
+import tabsqlite
 
 db = await tabsqlite.open_database("pyscript_notes.db")  # noqa: F704 (PyScript's top level)
 await db.execute(  # noqa: F704
