@@ -3,11 +3,11 @@ tabsqlite's. It serves one folder built from an app's files, a Pyodide at ``pyod
 the wheels at ``wheels/`` (named in ``wheels/index.json``), and records every path asked
 for, so a test can tell what a page loaded from where.
 
-The Pyodide is the npm package's files plus micropip: Pyodide's full distribution carries
-micropip's wheel beside ``pyodide.mjs`` (PyScript and JupyterLite load it by name), the npm
-package does not, and the full distribution is a download this machine cannot make. So the
-folder adds micropip's wheel from PyPI and a ``pyodide-lock.json`` whose micropip entry has
-that wheel's hash (the only line changed)."""
+The Pyodide is the npm package's files plus some wheels: Pyodide's full distribution
+carries its packages' wheels beside ``pyodide.mjs`` (PyScript loads micropip by name, and
+JupyterLite's kernel IPython too), the npm package has none, and the full distribution is a
+download this machine cannot make. So the folder adds the same pure-Python wheels from PyPI
+and a ``pyodide-lock.json`` whose entries for them have their hashes (nothing else changed)."""
 
 from __future__ import annotations
 
@@ -26,20 +26,21 @@ ROOT = Path(__file__).resolve().parent.parent
 PYODIDE = ROOT / "js_glue" / "node_modules" / "pyodide"
 
 
-def pyodide_with_micropip(target: Path, micropip: Path) -> None:
-    """Make ``target`` a Pyodide folder: the npm package's files, micropip's wheel, and a
-    lock file that names that wheel's hash."""
+def pyodide_folder(target: Path, wheels: list[Path]) -> None:
+    """Make ``target`` a Pyodide folder: the npm package's files, and ``wheels`` (each one
+    its lock lists by that file name) with their hashes in its lock file."""
     target.mkdir(parents=True)
     for item in PYODIDE.iterdir():
         if item.name != "pyodide-lock.json":
             (target / item.name).symlink_to(item)
     lock = json.loads((PYODIDE / "pyodide-lock.json").read_text())
-    entry = lock["packages"]["micropip"]
-    if entry["file_name"] != micropip.name:
-        raise RuntimeError(f"Pyodide's lock wants {entry['file_name']}, not {micropip.name}")
-    entry["sha256"] = hashlib.sha256(micropip.read_bytes()).hexdigest()
+    entries = {entry["file_name"]: entry for entry in lock["packages"].values()}
+    for wheel in wheels:
+        if wheel.name not in entries:
+            raise RuntimeError(f"Pyodide's lock names no {wheel.name}")
+        entries[wheel.name]["sha256"] = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        shutil.copy(wheel, target / wheel.name)
     (target / "pyodide-lock.json").write_text(json.dumps(lock))
-    shutil.copy(micropip, target / micropip.name)
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -65,17 +66,17 @@ class StaticHost:
 
 
 @contextmanager
-def static_host(site: Path, app: Path, wheels: Path,
-                extra: dict[str, Path] | None = None) -> Iterator[StaticHost]:
+def static_host(site: Path, app: Path, wheels: Path, extra: dict[str, Path] | None = None,
+                pyodide_wheels: list[Path] | None = None) -> Iterator[StaticHost]:
     """Serve ``app``'s files with Pyodide and the wheels from ``site`` (made here), and each
-    folder of ``extra`` at its name."""
+    folder of ``extra`` at its name. Pyodide has micropip and ``pyodide_wheels``."""
     site.mkdir(parents=True, exist_ok=True)
     for item in app.iterdir():
         (site / item.name).symlink_to(item)
     for name, folder in (extra or {}).items():
         (site / name).symlink_to(folder)
     (found_micropip,) = sorted(wheels.glob("vendor/micropip-*.whl"))[-1:]
-    pyodide_with_micropip(site / "pyodide", found_micropip)
+    pyodide_folder(site / "pyodide", [found_micropip, *(pyodide_wheels or [])])
     (site / "wheels").mkdir()
     index = {}
     for pattern, key in (("tabsqlite-*.whl", "tabsqlite"), ("vendor/micropip-*.whl", "micropip")):

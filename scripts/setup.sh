@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set up everything on a fresh machine: a virtualenv with tabsqlite and its test tools,
-# js_glue's npm packages (sqlite-wasm, Pyodide), micropip's wheel, our wheel, and Debian's
+# Set up everything on a fresh machine: a virtualenv with tabsqlite and its test tools
+# (JupyterLite's builder among them), js_glue's npm packages (sqlite-wasm, Pyodide, PyScript),
+# micropip's and IPython's wheels for Pyodide, our wheel, and Debian's
 # chromium and firefox-esr (unless TABSQLITE_BROWSER / TABSQLITE_FIREFOX name others). Safe
 # to run again.
 set -euo pipefail
@@ -36,6 +37,16 @@ mkdir -p dist/vendor
 if ! ls dist/vendor/micropip-*.whl >/dev/null 2>&1; then
   .venv/bin/python -m pip download -q --no-deps --only-binary=:all: \
     --python-version 3.14 --platform any -d dist/vendor 'micropip==0.11.1'
+fi
+
+# The pure-Python wheels of Pyodide's full distribution that JupyterLite's kernel loads
+# (IPython and its dependencies; Pyodide's npm package has none): the pins and why are in
+# playwright/apps/jupyterlite/pyodide-packages.txt.
+mkdir -p dist/vendor/pyodide
+PINS=playwright/apps/jupyterlite/pyodide-packages.txt
+if [ "$(ls dist/vendor/pyodide/*.whl 2>/dev/null | wc -l)" -lt "$(grep -c '==' "$PINS")" ]; then
+  .venv/bin/python -m pip download -q --no-deps --only-binary=:all: \
+    --python-version 3.14 --platform any -d dist/vendor/pyodide -r "$PINS"
 fi
 
 # Our own wheel, as the browser installs it.
