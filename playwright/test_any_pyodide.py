@@ -6,7 +6,9 @@ glue and sqlite-wasm, loaded as blob URLs."""
 from __future__ import annotations
 
 import json
+import sys
 import time
+import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -18,13 +20,24 @@ from static_host import StaticHost, static_host
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-APP = Path(__file__).resolve().parent / "apps" / "own_pyodide"
+HERE = Path(__file__).resolve().parent
+APP = HERE / "apps" / "own_pyodide"
+sys.path.insert(0, str(HERE.parent / "tests"))
+from readme_blocks import blocks  # noqa: E402
+
 INSTALL_TIMEOUT_MS = 120_000
 
 
 @pytest.fixture(scope="module")
 def host(wheels: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    with static_host(tmp_path_factory.mktemp("site") / "app", APP, wheels) as served:
+    # The wheel's browser files, unpacked, at /assets/: what an app serves to load them by
+    # URL (PyodideRuntime(assets_url=...)) instead of from the installed package.
+    assets = tmp_path_factory.mktemp("assets")
+    (wheel,) = sorted(wheels.glob("tabsqlite-*.whl"))[-1:]
+    with zipfile.ZipFile(wheel) as z:
+        z.extractall(assets, [n for n in z.namelist() if n.startswith("tabsqlite/_browser/")])
+    with static_host(tmp_path_factory.mktemp("site") / "app", APP, wheels,
+                     extra={"assets": assets / "tabsqlite" / "_browser"}) as served:
         yield served
 
 
@@ -43,7 +56,7 @@ class AppTab:
         return await self.page.evaluate("(code) => window.runPython(code)", code)
 
 
-OpenApp = Callable[[str], Awaitable[AppTab]]
+OpenApp = Callable[..., Awaitable[AppTab]]
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -51,11 +64,11 @@ async def open_app(context: BrowserContext, host: StaticHost,
                    request: pytest.FixtureRequest) -> AsyncIterator[OpenApp]:
     tabs: list[AppTab] = []
 
-    async def opener(mode: str) -> AppTab:
+    async def opener(mode: str, query: str = "") -> AppTab:
         page = await context.new_page()
         tab = AppTab(page, mode)
         tabs.append(tab)
-        await page.goto(f"{host.url}/{mode}.html")
+        await page.goto(f"{host.url}/{mode}.html{query}")
         await page.wait_for_function("window.installed !== undefined",
                                      timeout=INSTALL_TIMEOUT_MS)
         return tab
@@ -94,7 +107,8 @@ async def test_an_app_with_its_own_pyodide_imports_tabsqlite(
     # Nothing of tabsqlite's JS was served: the app's files, Pyodide, the wheels only.
     own = {"/", "/main.html", "/worker.html", "/install.mjs", "/app_worker.mjs", "/favicon.ico"}
     stray = [p for p in host.requested
-             if p not in own and not p.startswith(("/pyodide/", "/wheels/"))]
+             if p not in own and not p.startswith(("/pyodide/", "/wheels/", "/assets/"))]
+    assert not any(p.startswith("/assets/") for p in host.requested)
     assert stray == []
     print(f"{mode}: page to installed {installed:.2f} s, first open {out['opened_ms']:.0f} ms")
     await tab.run("await db.close(delete_database=True)")
@@ -137,3 +151,38 @@ assert seen[-1] == 20, seen
     assert await a.run("(await db.get('PRAGMA integrity_check'))['integrity_check']") == "ok"
     await b.run("follower.cancel()\nawait db.close()")
     await a.run("await db.close(delete_database=True)")
+
+
+async def test_the_readmes_lines_install_and_open(open_app: OpenApp, host: StaticHost,
+                                                  wheels: Path) -> None:
+    (block,) = [b for b in blocks("python") if b.info == "pyodide"]
+    (wheel,) = sorted(wheels.glob("tabsqlite-*.whl"))[-1:]
+    quoted = json.dumps(wheel.name)
+    assert quoted in block.code, f"README.md:{block.line} installs another wheel"
+    tab = await open_app("worker", "?bare")  # Pyodide and micropip only
+    assert await tab.run("import importlib.util\nimportlib.util.find_spec('tabsqlite') is None")
+    await tab.run(block.code.replace(quoted, json.dumps(f"{host.url}/wheels/{wheel.name}")))
+    await tab.run("await db.execute('CREATE TABLE t(x)')\n"
+                  "await db.execute('INSERT INTO t VALUES (1)')")
+    assert await tab.run("(await db.get('SELECT count(*) AS n FROM t'))['n']") == 1
+    await tab.run("await db.close(delete_database=True)")
+
+
+async def test_assets_from_a_url_the_app_names(open_app: OpenApp, host: StaticHost) -> None:
+    tab = await open_app("worker")
+    before = len(host.requested)
+    out = await tab.run(f"""
+import json, tabsqlite
+from tabsqlite.runtimes.pyodide import PyodideRuntime
+db = await tabsqlite.open_database(
+    "by_url.db", runtime=PyodideRuntime(assets_url={json.dumps(host.url + "/assets/")}))
+await db.execute("CREATE TABLE IF NOT EXISTS t(x)")
+await db.execute("INSERT INTO t VALUES (1)")
+n = (await db.get("SELECT count(*) AS n FROM t"))["n"]
+await db.close(delete_database=True)
+n
+""")
+    assert out == 1
+    fetched = host.requested[before:]
+    assert "/assets/src/worker_glue.mjs" in fetched
+    assert "/assets/node_modules/@sqlite.org/sqlite-wasm/dist/sqlite3.wasm" in fetched

@@ -21,9 +21,22 @@ from static_host import StaticHost, static_host
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+from readme_blocks import blocks  # noqa: E402
+
 APP = HERE / "apps" / "jupyterlite"
 KERNEL_WHEELS = HERE.parent / "dist" / "vendor" / "pyodide"
 START_TIMEOUT_MS = 90_000
+
+
+def test_the_readmes_recipe_builds_as_this_test_does() -> None:
+    (recipe,) = [b for b in blocks("sh") if b.info == "recipe"]
+    build = [line for line in recipe.code.splitlines() if line.startswith("jupyter lite build")]
+    assert len(build) == 1 and "--piplite-wheels" in build[0] and "--contents" in build[0]
+    installs = [line for line in recipe.code.splitlines() if line.startswith("pip install")]
+    assert installs and all(name in installs[0] for name in ("jupyterlite-core",
+                                                               "jupyterlite-pyodide-kernel",
+                                                               "jupyter_server"))
 
 
 def _pinned() -> list[str]:

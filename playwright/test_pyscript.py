@@ -28,15 +28,12 @@ START_TIMEOUT_MS = 120_000
 def host(wheels: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
     if not (PYSCRIPT / "core.js").is_file():
         raise RuntimeError(f"{PYSCRIPT} is missing: run scripts/setup.sh (npm ci in js_glue)")
-    config = tmp_path_factory.mktemp("config")
+    # pyscript.json names the wheel as an app's config would: the one setup built.
+    config = json.loads((APP / "pyscript.json").read_text())
     (wheel,) = sorted(wheels.glob("tabsqlite-*.whl"))[-1:]
-    (config / "pyscript.json").write_text(json.dumps({
-        "interpreter": "./pyodide/pyodide.mjs",
-        "packages": [f"./wheels/{wheel.name}"],
-    }))
+    assert config["packages"] == [f"./wheels/{wheel.name}"], "pyscript.json names another wheel"
     site = tmp_path_factory.mktemp("site") / "app"
     with static_host(site, APP, wheels, extra={"pyscript": PYSCRIPT}) as served:
-        (site / "pyscript.json").symlink_to(config / "pyscript.json")
         yield served
 
 

@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import BrowserContext
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from readme_blocks import blocks
+from readme_blocks import blocks, runnable
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 @pytest.mark.parametrize("mode", ["worker", "main"])
 async def test_python_blocks_run_in_a_tab(open_tabs: Any, mode: str) -> None:
     (tab,) = await open_tabs(1, mode=mode)
-    for block in blocks("python"):
+    for block in runnable("python"):
         await tab.run(block.code, timeout=60)
     assert await tab.run("db.closed") is True
     left = await tab.run("""

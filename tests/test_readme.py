@@ -14,20 +14,34 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from readme_blocks import README, blocks
+from readme_blocks import README, blocks, runnable
 
 
 def test_readme_has_the_blocks_it_promises() -> None:
     languages = [b.language for b in blocks()]
     assert languages.count("python") >= 5 and "js" in languages and "sh" in languages
-    assert set(languages) <= {"python", "js", "sh"}, "a block no test runs"
+    for block in blocks():
+        known = (not block.info or block.file is not None
+                 or (block.language, block.info) in {("python", "pyodide"), ("sh", "recipe")})
+        assert known, f"README.md:{block.line}: a block no test checks ({block.info!r})"
+        if block.language not in ("python", "js", "sh"):
+            assert block.file is not None, f"README.md:{block.line}: a block no test checks"
+
+
+def test_blocks_that_copy_a_file_are_that_file() -> None:
+    copies = [b for b in blocks() if b.file is not None]
+    assert len(copies) >= 3
+    for block in copies:
+        path = README.parent / str(block.file)
+        assert block.code == path.read_text(encoding="utf-8"), (
+            f"README.md:{block.line} differs from {block.file}")
 
 
 async def test_python_blocks_run_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                           ) -> None:
     monkeypatch.setenv("TABSQLITE_DATA_DIR", str(tmp_path))
     namespace: dict[str, Any] = {"__name__": "readme"}
-    for block in blocks("python"):
+    for block in runnable("python"):
         code = compile(block.code, f"{README.name}:{block.line}", "exec",
                        flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
         result = eval(code, namespace)
@@ -40,7 +54,7 @@ async def test_python_blocks_run_in_order(tmp_path: Path, monkeypatch: pytest.Mo
 
 def test_shell_blocks_run_the_projects_scripts() -> None:
     root = README.parent
-    for block in blocks("sh"):
+    for block in runnable("sh"):
         for line in block.code.splitlines():
             command = shlex.split(line, comments=True)
             if command:

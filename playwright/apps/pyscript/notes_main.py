@@ -6,9 +6,8 @@ from pyscript import document, window
 
 import tabsqlite
 
-db = await tabsqlite.open_database("pyscript_notes.db")  # noqa: F704 (PyScript's top level)
-await db.execute(  # noqa: F704
-    "CREATE TABLE IF NOT EXISTS notes(id INTEGER PRIMARY KEY, body TEXT)")
+db = await tabsqlite.open_database("pyscript_notes.db")
+await db.execute("CREATE TABLE IF NOT EXISTS notes(id INTEGER PRIMARY KEY, body TEXT)")
 
 
 async def add_note(body):
@@ -20,5 +19,5 @@ async def show_count():
         document.querySelector("#count").textContent = str(rows[0]["n"])
 
 
-showing = asyncio.ensure_future(show_count())  # noqa: RUF006 (kept: module level)
+showing = asyncio.ensure_future(show_count())
 window.addNote = create_proxy(add_note)

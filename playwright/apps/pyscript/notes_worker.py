@@ -3,9 +3,8 @@ from pyscript import sync
 
 import tabsqlite
 
-db = await tabsqlite.open_database("pyscript_notes.db")  # noqa: F704 (PyScript's top level)
-await db.execute(  # noqa: F704
-    "CREATE TABLE IF NOT EXISTS notes(id INTEGER PRIMARY KEY, body TEXT)")
+db = await tabsqlite.open_database("pyscript_notes.db")
+await db.execute("CREATE TABLE IF NOT EXISTS notes(id INTEGER PRIMARY KEY, body TEXT)")
 
 
 async def add_note(body):
