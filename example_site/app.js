@@ -1,5 +1,6 @@
-// The demo page: boots tabsqlite in a worker, runs app.py there, renders what it posts.
-import { startTab } from "/js_glue/src/tabsqlite.mjs";
+// The demo page: starts its worker (demo_worker.mjs: Pyodide, micropip, the tabsqlite wheel,
+// then app.py), shows the loading steps, then renders what app.py posts. Nothing of
+// tabsqlite's JS is loaded here: the wheel brings it.
 
 const $ = (id) => document.getElementById(id);
 const NAMES = ["Amber", "Blue", "Coral", "Dune", "Emerald", "Fuchsia", "Gold", "Indigo",
@@ -20,10 +21,8 @@ const chip = (tab) => {
   return span;
 };
 
-let tab = null;
-const call = (fn, ...args) =>
-  tab.run(`await ${fn}(*__import__("json").loads(${JSON.stringify(JSON.stringify(args))}))`)
-    .catch((e) => { $("status").textContent = "Error: " + e.message; });
+const worker = new Worker("demo_worker.mjs", { type: "module" });
+const call = (fn, ...args) => worker.postMessage({ type: "call", fn, args });
 
 let known = new Map();
 function renderRows(rows) {
@@ -63,7 +62,12 @@ function renderRows(rows) {
   $("count").textContent = `${open} open · ${rows.length} in all`;
 }
 
-function renderDiffs(rows) {
+// The diff panel of this tab, kept for a reload (sessionStorage is per tab).
+const DIFFS_KEPT = 200;
+const keptDiffs = () => JSON.parse(sessionStorage.demoDiffs || "[]");
+
+function renderDiffs(rows, keep = true) {
+  if (keep) sessionStorage.demoDiffs = JSON.stringify([...keptDiffs(), ...rows].slice(-DIFFS_KEPT));
   const list = $("diffs");
   for (const row of rows) {
     const value = row.value || {};
@@ -89,26 +93,33 @@ function renderDiffs(rows) {
   }
 }
 
-function onEvent(msg) {
-  if (msg.type === "rows") renderRows(msg.rows);
+let ready = null;
+const started = new Promise((resolve, reject) => { ready = { resolve, reject }; });
+
+worker.onmessage = ({ data: msg }) => {
+  if (msg.type === "progress") {
+    $("progress").value = msg.step;
+    $("status").textContent = msg.text;
+  } else if (msg.type === "rows") renderRows(msg.rows);
   else if (msg.type === "diff") renderDiffs(msg.rows);
   else if (msg.type === "ready") {
     $("path").textContent = msg.path;
     $("status").textContent = "Live: changes from every tab arrive here.";
-  }
-}
+  } else if (msg.type === "started") {
+    $("progress").hidden = true;
+    $("started").textContent = `started in ${(msg.ms / 1000).toFixed(1)} s`;
+    ready.resolve();
+  } else if (msg.type === "failed") ready.reject(new Error(msg.error));
+  else if (msg.type === "error") $("status").textContent = "Error: " + msg.error;
+};
 
 async function main() {
   const me = $("me");
   me.replaceWith(chip(name));
-  const wheels = await (await fetch("/wheels/index.json")).json();
-  tab = await startTab({
-    mode: "worker",
-    wheelURL: location.origin + wheels.tabsqlite,
-    onEvent,
-  });
-  const source = await (await fetch("app.py")).text();
-  await tab.run(`TAB_NAME = ${JSON.stringify(name)}\n` + source);
+  renderDiffs(keptDiffs(), false);
+  fetch("app.py").then((r) => r.text()).then((text) => { $("source").textContent = text; });
+  worker.postMessage({ type: "start", tabName: name });
+  await started;
   for (const el of [$("title"), document.querySelector("#add button"), $("clear")]) el.disabled = false;
   $("title").focus();
   $("add").onsubmit = (e) => {

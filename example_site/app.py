@@ -1,4 +1,4 @@
-"""The demo's Python side: runs in each tab's worker, next to sqlite-wasm.
+"""The demo's Python side: runs in each tab's worker, where tabsqlite runs sqlite-wasm.
 
 Every tab opens the same OPFS database. The page calls ``add``/``rename``/``toggle``/``remove``;
 a live ``watch`` sends the list to the page after every commit of any tab, and a diff
@@ -7,15 +7,18 @@ tracker sends each recorded change (with the tab that made it) to the activity p
 
 import asyncio
 
+import js
+from pyodide.ffi import to_js
+
 import tabsqlite
-import tabsqlite_glue
 
 DB_PATH = "/demo/todos.db"
-ME = TAB_NAME  # noqa: F821 - set by the page before this file runs
+ME = TAB_NAME  # noqa: F821 - set by demo_worker.mjs before this file runs
 
 
 def post(kind, **data):
-    tabsqlite_glue.post_to_page({"type": kind, **data})
+    """Send the page a message (this worker's postMessage)."""
+    js.postMessage(to_js({"type": kind, **data}, dict_converter=js.Object.fromEntries))
 
 
 db = await tabsqlite.open_database(DB_PATH)  # noqa: F704 - top-level await (Pyodide)

@@ -232,6 +232,8 @@ def js(value: Any) -> str:
 
 @pytest.fixture(scope="session")
 def demo_url(wheels: Path) -> Any:
-    server = DevServer(ROOT / "example_site", ROOT / "js_glue", wheels).start()
+    # As scripts/demo.sh serves it: a Pyodide and the wheels, no js_glue, no COOP/COEP.
+    server = DevServer(ROOT / "example_site", None, wheels, isolated=False,
+                       pyodide=ROOT / "js_glue" / "node_modules" / "pyodide").start()
     yield server.url
     server.stop()

@@ -54,6 +54,18 @@ async def test_demo_two_tabs(context: BrowserContext, demo_url: str) -> None:
             assert sorted(ops) == sorted(["INSERT"] * 3 + ["UPDATE"] * 2 + ["DELETE"])
         titles = await b.eval_on_selector_all("#todos .title", "els => els.map(e => e.value)")
         assert titles == ["Buy oat milk (2 l)", "Write the release notes"]
+        # The page shows the Python it runs, and how long the start took.
+        source = await a.text_content("#source") or ""
+        assert "await tabsqlite.open_database(DB_PATH)" in source
+        assert "started in" in (await a.text_content("#started") or "")
+        # A reload keeps the diff panel (and the list, read from the database again).
+        await b.reload()
+        await wait_for(b, "document.querySelectorAll('#diffs li').length === 6", 5_000)
+        await wait_for(b, "window.demoReady === true || window.demoError", 90_000)
+        await wait_for(b, "document.querySelectorAll('#todos li[data-id]').length === 2")
+        await a.fill("#title", "After the reload")
+        await a.press("#title", "Enter")
+        await wait_for(b, "document.querySelectorAll('#diffs li').length === 7")
         # Screenshot of the two tabs side by side.
         ARTIFACTS.mkdir(exist_ok=True)
         shots = [base64.b64encode(await p.screenshot()).decode() for p in pages]

@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m tabsqlite serve --site example_site --glue js_glue --wheels dist \
-  --port "${PORT:-8000}"
+exec .venv/bin/python -m tabsqlite serve --site example_site --wheels dist \
+  --pyodide js_glue/node_modules/pyodide --port "${PORT:-8000}"

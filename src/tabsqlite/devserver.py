@@ -1,10 +1,12 @@
 """A small static server for the browser side: ``python -m tabsqlite serve``.
 
-It serves the site (``/``), ``js_glue`` (``/js_glue/``: the shim, sqlite-wasm and Pyodide from
-its ``node_modules``) and the wheels (``/wheels/``: tabsqlite's and micropip's, listed in
-``/wheels/index.json``) with the headers OPFS needs: ``Cross-Origin-Opener-Policy:
-same-origin`` and ``Cross-Origin-Embedder-Policy: require-corp`` (SharedArrayBuffer).
-Everything comes from this machine: no CDN.
+It serves a site (``/``), a Pyodide (``/pyodide/``), the wheels (``/wheels/``: tabsqlite's
+and micropip's, listed in ``/wheels/index.json``) and, in this repository, ``js_glue``
+(``/js_glue/``: the shim, sqlite-wasm and Pyodide from its ``node_modules``, for
+``startTab`` and the tests' harness). Everything comes from this machine: no CDN. With
+``isolated`` it also sends ``Cross-Origin-Opener-Policy: same-origin`` and
+``Cross-Origin-Embedder-Policy: require-corp`` (SharedArrayBuffer: only sqlite-wasm's
+``opfs`` fallback needs them).
 """
 
 from __future__ import annotations
@@ -103,19 +105,29 @@ class DevServer:
     """The server in a background thread (used by the tests and benchmarks).
 
     :param site: the folder served at ``/``.
-    :param glue: the ``js_glue`` folder, served at ``/js_glue/``.
+    :param glue: the ``js_glue`` folder, served at ``/js_glue/`` (``None``: not served).
     :param wheels: the folder of wheels, served at ``/wheels/``.
     :param host: the address to listen on.
     :param port: the port (0: any free one).
     :param quiet: do not log requests.
     :param isolated: send COOP/COEP (cross-origin isolation, SharedArrayBuffer); tabsqlite's
         own VFS works without, sqlite-wasm's ``opfs`` VFS does not.
+    :param pyodide: the Pyodide folder served at ``/pyodide/`` (``None``: ``glue``'s
+        ``node_modules/pyodide``, if there is one).
     """
 
-    def __init__(self, site: Path, glue: Path, wheels: Path, host: str = "127.0.0.1",
-                 port: int = 0, quiet: bool = True, isolated: bool = True) -> None:
+    def __init__(self, site: Path, glue: Path | None, wheels: Path, host: str = "127.0.0.1",
+                 port: int = 0, quiet: bool = True, isolated: bool = True,
+                 pyodide: Path | None = None) -> None:
+        mounts = {"/wheels/": wheels, "/": site}
+        if glue is not None:
+            mounts["/js_glue/"] = glue
+            if pyodide is None and (glue / "node_modules" / "pyodide").is_dir():
+                pyodide = glue / "node_modules" / "pyodide"
+        if pyodide is not None:
+            mounts["/pyodide/"] = pyodide
         handler = type("Handler", (_Handler,), {
-            "mounts": {"/js_glue/": glue, "/wheels/": wheels, "/": site},
+            "mounts": mounts,
             "wheels": wheels,
             "quiet": quiet,
             "isolated": isolated,
@@ -136,15 +148,39 @@ class DevServer:
         self.httpd.server_close()
 
 
-def serve(site: str, glue: str, wheels: str, host: str, port: int) -> None:
-    """Serve until interrupted, printing the URL."""
-    for name, path in (("site", site), ("js_glue", glue), ("wheels", wheels)):
+def serve(site: str, wheels: str, host: str, port: int, pyodide: str | None = None,
+          glue: str | None = None, isolated: bool = False) -> None:
+    """Serve until interrupted, printing the URL.
+
+    :param site: the folder served at ``/``.
+    :param wheels: the folder holding the tabsqlite wheel and micropip's (``pip download``).
+    :param host: the address to listen on.
+    :param port: the port.
+    :param pyodide: a Pyodide folder (``pyodide.mjs`` and its files: npm's ``pyodide``
+        package or Pyodide's release); ``None``: ``js_glue``'s, in this repository.
+    :param glue: the ``js_glue`` folder (only ``startTab`` pages need it); ``None``: not served.
+    :param isolated: send COOP/COEP.
+    """
+    for name, path in (("site", site), ("wheels", wheels)):
         if not os.path.isdir(path):
             raise SystemExit(f"{name} directory not found: {path}")
-    if not os.path.isdir(os.path.join(glue, "node_modules")):
+    if glue is not None and not os.path.isdir(os.path.join(glue, "node_modules")):
         raise SystemExit(f"run 'npm ci' in {glue} first")
-    server = DevServer(Path(site), Path(glue), Path(wheels), host, port, quiet=False)
-    print(f"tabsqlite demo: open {server.url}/ in two or three tabs", flush=True)
+    if pyodide is None and glue is None:
+        raise SystemExit("pass --pyodide DIR: a folder with Pyodide's pyodide.mjs (npm's "
+                         "pyodide package, or a Pyodide release)")
+    if pyodide is not None and not os.path.isfile(os.path.join(pyodide, "pyodide.mjs")):
+        raise SystemExit(f"no pyodide.mjs in {pyodide}")
+    index = _wheel_index(Path(wheels))
+    missing = [name for name, url in index.items() if url is None]
+    if missing:
+        raise SystemExit(f"no {' or '.join(missing)} wheel in {wheels} (pip download "
+                         f"{' '.join(missing)} --no-deps -d {wheels})")
+    server = DevServer(Path(site), Path(glue) if glue else None, Path(wheels), host, port,
+                       quiet=False, isolated=isolated,
+                       pyodide=Path(pyodide) if pyodide else None)
+    print(f"tabsqlite: serving {site} at {server.url}/ (open it in two or three tabs)",
+          flush=True)
     try:
         server.httpd.serve_forever()
     except KeyboardInterrupt:
