@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import tabsqlite
-from tabsqlite.devserver import DevServer
+from tabsqlite.devserver import DevServer, StaticServer
 
 
 def _mode(path: Path) -> int:
@@ -80,5 +80,25 @@ def test_dev_server_lists_no_directory_and_names_no_python(tmp_path: Path) -> No
             urllib.request.urlopen(server.url + "/sub/")
         assert caught.value.code == 404
         assert "secret.txt" not in caught.value.read().decode()
+    finally:
+        server.stop()
+
+
+def test_dev_server_follows_the_sites_links_but_not_dot_dot(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "pyodide.mjs").write_text("export {};")
+    (tmp_path / "secret.txt").write_text("x")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "pyodide").symlink_to(outside)  # a folder the site links to: served
+    server = StaticServer({"/": site}).start()
+    try:
+        with urllib.request.urlopen(server.url + "/pyodide/pyodide.mjs") as response:
+            assert response.read() == b"export {};"
+        for path in ("/../secret.txt", "/pyodide/../../secret.txt", "/%2e%2e/secret.txt"):
+            with pytest.raises(urllib.error.HTTPError) as caught:
+                urllib.request.urlopen(server.url + path)
+            assert caught.value.code in (400, 404), path
     finally:
         server.stop()

@@ -22,7 +22,8 @@ def test_readme_has_the_blocks_it_promises() -> None:
     assert languages.count("python") >= 5 and "js" in languages and "sh" in languages
     for block in blocks():
         known = (not block.info or block.file is not None
-                 or (block.language, block.info) in {("python", "pyodide"), ("sh", "recipe")})
+                 or (block.language, block.info) in {("python", "pyodide"), ("python", "plugin"),
+                                                       ("sh", "recipe")})
         assert known, f"README.md:{block.line}: a block no test checks ({block.info!r})"
         if block.language not in ("python", "js", "sh"):
             assert block.file is not None, f"README.md:{block.line}: a block no test checks"

@@ -17,10 +17,10 @@ import threading
 from collections.abc import Mapping
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["DevServer", "serve"]
+__all__ = ["DevServer", "StaticServer", "serve"]
 
 _TYPES = {
     ".mjs": "text/javascript",
@@ -49,7 +49,7 @@ def _wheel_index(directory: Path) -> dict[str, str | None]:
 
 class _Handler(SimpleHTTPRequestHandler):
     mounts: Mapping[str, Path] = {}
-    wheels: Path = Path()
+    wheels: Path | None = None
     quiet = True
     isolated = True
 
@@ -68,16 +68,15 @@ class _Handler(SimpleHTTPRequestHandler):
         url_path = unquote(urlsplit(path).path)
         for prefix in sorted(self.mounts, key=len, reverse=True):
             if url_path == prefix.rstrip("/") or url_path.startswith(prefix):
-                root = self.mounts[prefix].resolve()
-                rest = url_path[len(prefix):].lstrip("/")
-                target = (root / rest).resolve()
-                if target != root and root not in target.parents:
-                    return str(root / "__forbidden__")
-                return str(target)
+                root = self.mounts[prefix]
+                parts = [p for p in url_path[len(prefix):].split("/") if p not in ("", ".")]
+                if ".." in parts or any("\\" in p or "\0" in p for p in parts):
+                    return str(root / "__forbidden__")  # (links the site holds are followed)
+                return str(root.joinpath(*parts))
         return str(Path("/nonexistent"))
 
     def do_GET(self) -> None:
-        if urlsplit(self.path).path == "/wheels/index.json":
+        if self.wheels is not None and urlsplit(self.path).path == "/wheels/index.json":
             body = json.dumps(_wheel_index(self.wheels)).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -101,8 +100,46 @@ class _Handler(SimpleHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-class DevServer:
-    """The server in a background thread (used by the tests and benchmarks).
+class StaticServer:
+    """Static files by URL prefix, in a background thread (used by the tests and the pytest
+    plugin).
+
+    :param mounts: folders by URL prefix (``{"/pyodide/": path, "/": site}``); the longest
+        prefix that matches serves a request.
+    :param host: the address to listen on.
+    :param port: the port (0: any free one).
+    :param quiet: do not log requests.
+    :param isolated: send COOP/COEP (cross-origin isolation, SharedArrayBuffer).
+    :param wheels: the folder mounted at ``/wheels/`` whose ``index.json`` is made here.
+    """
+
+    def __init__(self, mounts: Mapping[str, Path], host: str = "127.0.0.1", port: int = 0,
+                 quiet: bool = True, isolated: bool = False,
+                 wheels: Path | None = None) -> None:
+        handler = type("Handler", (_Handler,), {
+            "mounts": dict(mounts),
+            "wheels": wheels,
+            "quiet": quiet,
+            "isolated": isolated,
+        })
+        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://{host}:{self.httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def start(self) -> Self:
+        """Start serving in a daemon thread."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class DevServer(StaticServer):
+    """A site with a Pyodide, the wheels and (in this repository) ``js_glue``.
 
     :param site: the folder served at ``/``.
     :param glue: the ``js_glue`` folder, served at ``/js_glue/`` (``None``: not served).
@@ -126,26 +163,7 @@ class DevServer:
                 pyodide = glue / "node_modules" / "pyodide"
         if pyodide is not None:
             mounts["/pyodide/"] = pyodide
-        handler = type("Handler", (_Handler,), {
-            "mounts": mounts,
-            "wheels": wheels,
-            "quiet": quiet,
-            "isolated": isolated,
-        })
-        self.httpd = ThreadingHTTPServer((host, port), handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://{host}:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def start(self) -> DevServer:
-        """Start serving in a daemon thread."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(mounts, host, port, quiet, isolated, wheels)
 
 
 def serve(site: str, wheels: str, host: str, port: int, pyodide: str | None = None,

@@ -136,13 +136,21 @@ class BrowserTab:
         self.timings = dict(timings)
         return self.timings
 
+    #: The page's function that runs Python (``code`` -> a promise of its value).
+    runner = "window.tab.run"
+
     async def run(self, code: str, timeout: float = 30) -> Any:
-        """Run Python in the tab; raise AssertionError (with the console) after ``timeout``."""
+        """Run Python in the tab; raise AssertionError (with the console) after ``timeout``.
+
+        :param code: Python (dedented first; top-level ``await`` allowed); the value of its
+            last expression comes back, converted to plain JSON-like values.
+        :param timeout: seconds to wait for it.
+        """
         code = textwrap.dedent(code)
         try:
             return await asyncio.wait_for(
                 self.page.evaluate(
-                    """([code, ms]) => Promise.race([window.tab.run(code),
+                    f"""([code, ms]) => Promise.race([{self.runner}(code),
                         new Promise((_, rej) => setTimeout(
                             () => rej(new Error('python timed out after ' + ms + ' ms')), ms))])""",
                     [code, int(timeout * 1000)],
