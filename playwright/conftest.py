@@ -165,16 +165,24 @@ def _print_logs_if_failed(request: pytest.FixtureRequest, tabs: list[Tab]) -> No
             print("\n".join(tab.log[-40:]))
 
 
+#: Tests whose pages start tabsqlite as an app does (its own Pyodide, PyScript, JupyterLite,
+#: the demo): the browser's features choose how the files are held, as for a user.
+APP_PATH_MODULES = {"test_any_pyodide.py", "test_pyscript.py", "test_jupyterlite.py",
+                    "test_user_plugin.py", "test_demo.py"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With ``TABSQLITE_TEST_HANDLES`` set, the tests that choose their own ``handles``
-    (they run every way already) and the other engines' cases (they hold the files as
-    their engine does, the same in every pass) are left out: that pass is for the rest."""
+    (they run every way already), the other engines' cases (they hold the files as
+    their engine does, the same in every pass) and the app-path tests
+    (:data:`APP_PATH_MODULES`) are left out: that pass is for the rest."""
     if HANDLES == "auto":
         return
 
     def own_way(item: pytest.Item) -> bool:
         params = getattr(item, "callspec", _NO_PARAMS).params
-        return "handles" in params or params.get("engine", "chromium") != "chromium"
+        return ("handles" in params or params.get("engine", "chromium") != "chromium"
+                or item.path.name in APP_PATH_MODULES)
 
     chosen = [i for i in items if own_way(i)]
     if chosen:
