@@ -158,6 +158,26 @@ async def _open_pages(browser: Any, url: str, count: int, prefix: str,
     return new
 
 
+@pytest_asyncio.fixture(loop_scope="session")
+async def logged_pages(context: BrowserContext, request: pytest.FixtureRequest
+                       ) -> AsyncIterator[Callable[[str, str], Awaitable[Any]]]:
+    """``await logged_pages(url, name)``: a new page of the context at ``url``; the pages'
+    console output goes into a failed test's report, each line marked with ``name``."""
+    logs: list[str] = []
+
+    async def opener(url: str, name: str) -> Any:
+        page = await context.new_page()
+        page.on("console", lambda m: logs.append(f"[{name}] {m.type}: {m.text}"))
+        page.on("pageerror", lambda e: logs.append(f"[{name}] pageerror: {e}"))
+        await page.goto(url)
+        return page
+
+    yield opener
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        print("\n".join(logs[-80:]))
+
+
 def _print_logs_if_failed(request: pytest.FixtureRequest, tabs: list[Tab]) -> None:
     rep = getattr(request.node, "rep_call", None)
     if rep is not None and rep.failed:

@@ -9,13 +9,12 @@ import json
 import sys
 import time
 import zipfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from playwright.async_api import BrowserContext, Page
+from playwright.async_api import Page
 from static_host import StaticHost, static_host
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -45,12 +44,8 @@ class AppTab:
     """A page of the app: ``await tab.run(code)`` runs Python there (its last expression's
     value comes back)."""
 
-    def __init__(self, page: Page, mode: str) -> None:
+    def __init__(self, page: Page) -> None:
         self.page = page
-        self.mode = mode
-        self.log: list[str] = []
-        page.on("console", lambda m: self.log.append(f"[{mode}] {m.type}: {m.text}"))
-        page.on("pageerror", lambda e: self.log.append(f"[{mode}] pageerror: {e}"))
 
     async def run(self, code: str) -> Any:
         return await self.page.evaluate("(code) => window.runPython(code)", code)
@@ -59,25 +54,15 @@ class AppTab:
 OpenApp = Callable[..., Awaitable[AppTab]]
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def open_app(context: BrowserContext, host: StaticHost,
-                   request: pytest.FixtureRequest) -> AsyncIterator[OpenApp]:
-    tabs: list[AppTab] = []
-
+@pytest.fixture
+def open_app(logged_pages: Callable[[str, str], Awaitable[Page]], host: StaticHost) -> OpenApp:
     async def opener(mode: str, query: str = "") -> AppTab:
-        page = await context.new_page()
-        tab = AppTab(page, mode)
-        tabs.append(tab)
-        await page.goto(f"{host.url}/{mode}.html{query}")
+        page = await logged_pages(f"{host.url}/{mode}.html{query}", mode)
         await page.wait_for_function("window.installed !== undefined",
                                      timeout=INSTALL_TIMEOUT_MS)
-        return tab
+        return AppTab(page)
 
-    yield opener
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        for tab in tabs:
-            print("\n".join(tab.log[-40:]))
+    return opener
 
 
 OPEN_AND_WRITE = """

@@ -9,13 +9,12 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from playwright.async_api import BrowserContext, Page
+from playwright.async_api import Page
 from static_host import StaticHost, static_host
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -73,25 +72,17 @@ def host(wheels: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
         yield served
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def open_notebook(context: BrowserContext, host: StaticHost,
-                        request: pytest.FixtureRequest
-                        ) -> AsyncIterator[Callable[[str], Awaitable[Page]]]:
-    logs: list[str] = []
-
+@pytest.fixture
+def open_notebook(logged_pages: Callable[[str, str], Awaitable[Page]],
+                  host: StaticHost) -> Callable[[str], Awaitable[Page]]:
     async def opener(name: str) -> Page:
-        page = await context.new_page()
-        page.on("console", lambda m: logs.append(f"[{name}] {m.type}: {m.text}"))
-        page.on("pageerror", lambda e: logs.append(f"[{name}] pageerror: {e}"))
-        await page.goto(f"{host.url}/lite/notebooks/index.html?path={name}.ipynb")
+        page = await logged_pages(f"{host.url}/lite/notebooks/index.html?path={name}.ipynb",
+                                  name)
         await page.wait_for_function("window.jupyterapp !== undefined",
                                      timeout=START_TIMEOUT_MS)
         return page
 
-    yield opener
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        print("\n".join(logs[-80:]))
+    return opener
 
 
 KERNEL_STATUS = """() => {
