@@ -188,7 +188,7 @@ def _print_logs_if_failed(request: pytest.FixtureRequest, tabs: list[Tab]) -> No
 #: Tests whose pages start tabsqlite as an app does (its own Pyodide, PyScript, JupyterLite,
 #: the demo): the browser's features choose how the files are held, as for a user.
 APP_PATH_MODULES = {"test_any_pyodide.py", "test_pyscript.py", "test_jupyterlite.py",
-                    "test_user_plugin.py", "test_demo.py"}
+                    "test_user_plugin.py", "test_demo.py", "test_pyodide_versions.py"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
