@@ -28,7 +28,7 @@ KERNEL_WHEELS = HERE.parent / "dist" / "vendor" / "pyodide"
 START_TIMEOUT_MS = 90_000
 
 
-def test_the_readmes_recipe_builds_as_this_test_does() -> None:
+async def test_the_readmes_recipe_builds_as_this_test_does() -> None:
     (recipe,) = [b for b in blocks("sh") if b.info == "recipe"]
     build = [line for line in recipe.code.splitlines() if line.startswith("jupyter lite build")]
     assert len(build) == 1 and "--piplite-wheels" in build[0] and "--contents" in build[0]
