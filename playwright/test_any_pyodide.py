@@ -171,3 +171,23 @@ n
     fetched = host.requested[before:]
     assert "/assets/src/worker_glue.mjs" in fetched
     assert "/assets/node_modules/@sqlite.org/sqlite-wasm/dist/sqlite3.wasm" in fetched
+
+
+async def test_a_wrong_assets_url_is_a_typed_error_then_the_next_open_works(
+        open_app: OpenApp, host: StaticHost) -> None:
+    tab = await open_app("worker")
+    caught = await tab.run(f"""
+import tabsqlite
+from tabsqlite.runtimes.pyodide import PyodideRuntime
+try:
+    await tabsqlite.open_database(
+        "wrong.db", runtime=PyodideRuntime(assets_url={json.dumps(host.url + "/nowhere/")}))
+    caught = None
+except tabsqlite.BrowserSetupError as error:
+    caught = str(error)
+db = await tabsqlite.open_database("wrong.db")  # from the installed package: it starts
+await db.close(delete_database=True)
+caught
+""")
+    assert caught is not None
+    assert f"could not start its browser side from {host.url}/nowhere" in caught

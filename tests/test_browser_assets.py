@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import tabsqlite
 from tabsqlite.runtimes.pyodide.assets import (
     GLUE_DIR,
     SQLITE_DIR,
@@ -105,6 +106,7 @@ def test_a_cycle_and_a_missing_file_are_named() -> None:
     files["src/d.mjs"] = b'import { z } from "../../up.mjs";\n'
     with pytest.raises(AssetsMissingError, match=r"outside the assets"):
         ModuleLinker(read, FakeUrls()).url("src/d.mjs")
+    assert issubclass(AssetsMissingError, tabsqlite.BrowserSetupError)
 
 
 @pytest.fixture(scope="module")

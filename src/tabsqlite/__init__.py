@@ -16,6 +16,7 @@ from .changes import ChangeEvent
 from .database import Database, OpenContext, open_database
 from .errors import (
     BadCallError,
+    BrowserSetupError,
     BusyError,
     ConnectionLostError,
     ConstraintError,
@@ -45,6 +46,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BadCallError",
+    "BrowserSetupError",
     "BusyError",
     "ChangeEvent",
     "ChangeStream",

@@ -139,6 +139,12 @@ class NotFoundError(DatabaseError, LookupError):
     """:meth:`Database.get` found no row."""
 
 
+class BrowserSetupError(DatabaseError):
+    """tabsqlite could not start its JS side in this Pyodide: its files are missing or could
+    not be loaded (a wrong ``assets_url``, a Content-Security-Policy that refuses ``blob:``
+    scripts or workers), or the browser lacks what it needs."""
+
+
 class OpenTimeoutError(DatabaseError, TimeoutError):
     """Opening and configuring the database did not succeed before the deadline."""
 

@@ -18,6 +18,8 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
+from ...errors import BrowserSetupError
+
 __all__ = [
     "GLUE_DIR",
     "SQLITE_DIR",
@@ -41,7 +43,7 @@ _IMPORT = re.compile(
 )
 
 
-class AssetsMissingError(RuntimeError):
+class AssetsMissingError(BrowserSetupError):
     """The browser files are not in this installation (a wheel built without ``js_glue``'s
     npm packages, or a source checkout without ``npm ci``)."""
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from ...errors import BrowserSetupError
 from .assets import GLUE_DIR, SQLITE_DIR, ModuleLinker, asset_root, blob_url, read_asset
 from .glue import Glue, registered_glue
 
@@ -55,7 +56,15 @@ async def start_glue(options: BootOptions) -> Glue:
     if _started is None or (_started.done() and (_started.cancelled()
                                                  or _started.exception() is not None)):
         _started = asyncio.ensure_future(_start(options))
-    return await asyncio.shield(_started)
+    try:
+        return await asyncio.shield(_started)
+    except BrowserSetupError:
+        raise
+    except Exception as error:  # a JS error: a module or the wasm did not load, no worker
+        where = options.assets_url or "the installed package (as blob: URLs)"
+        raise BrowserSetupError(
+            f"tabsqlite could not start its browser side from {where}: {error}"
+        ) from error
 
 
 def in_worker() -> bool:
