@@ -5,9 +5,8 @@
 // if this worker dies, the browser frees its locks at once. The page learns of the death
 // through the worker's "alive" lock ({type: "init", aliveLock}): it holds it for its whole
 // life, and the page's own request for it is granted only when the worker is gone.
-import { createShim } from "./shim.mjs";
+import { openShim } from "./shim.mjs";
 import { loadSqlite } from "./sqlite_module.mjs";
-import { chooseVfs } from "./tabvfs.mjs";
 
 let shim = null;
 let startPromise = null;
@@ -21,12 +20,8 @@ const requests = new Map();
 
 async function start(init) {
   const sqlite3 = await loadSqlite(init.wasmURL);
-  const { vfs, tabvfs } = await chooseVfs(sqlite3, init.vfs, init.handles);
-  const vfsList = sqlite3.capi.sqlite3_js_vfs_list();
-  if (vfs !== "memdb" && !vfsList.includes(vfs)) {
-    throw new Error(`sqlite-wasm has no '${vfs}' VFS here (have: ${vfsList.join(", ")})`);
-  }
-  shim = createShim(sqlite3, { vfs, tabvfs, unlockAsap: init.unlockAsap ?? true, interrupts });
+  shim = await openShim(sqlite3, { vfs: init.vfs, handles: init.handles,
+                                  unlockAsap: init.unlockAsap ?? true, interrupts });
   if (init.aliveLock) {
     await new Promise((held) => {
       navigator.locks.request(init.aliveLock, () => {

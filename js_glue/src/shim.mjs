@@ -18,7 +18,22 @@
 import { createEngine, deadlineIn } from "./engine.mjs";
 import { keptLocks } from "./keptlocks.mjs";
 import { createStatementLocks } from "./statement_locks.mjs";
-import { VFS_NAME } from "./tabvfs.mjs";
+import { chooseVfs, VFS_NAME } from "./tabvfs.mjs";
+
+// The shim of a worker over the VFS `options.vfs` / `options.handles` ask for (chooseVfs),
+// or an error that says what this context lacks. `options.interrupts`, `unlockAsap`: as
+// createShim's. Used by both workers that run SQLite (worker_glue.mjs, db_worker.mjs).
+export async function openShim(sqlite3, { vfs: requested, handles, unlockAsap = true,
+                                          interrupts = null } = {}) {
+  const { vfs, tabvfs } = await chooseVfs(sqlite3, requested, handles);
+  const vfsList = sqlite3.capi.sqlite3_js_vfs_list();
+  if (vfs !== "memdb" && !vfsList.includes(vfs)) {
+    throw new Error(`sqlite-wasm has no '${vfs}' VFS here (have: ${vfsList.join(", ")}); ` +
+      "tabsqlite needs OPFS synchronous access handles (a dedicated worker), or for 'opfs' " +
+      "a page served with COOP/COEP headers");
+  }
+  return createShim(sqlite3, { vfs, tabvfs, unlockAsap, interrupts });
+}
 
 // `interrupts`: see engine.mjs. `tabvfs`: tabsqlite's own VFS (tabvfs.mjs), when
 // installed; used for vfs "tabsqlite".

@@ -4,9 +4,8 @@
 // (runtimes/pyodide/boot.py).
 import { coordination } from "./coordination.mjs";
 import { toPlain } from "./convert.mjs";
-import { createShim } from "./shim.mjs";
+import { openShim } from "./shim.mjs";
 import { loadSqlite } from "./sqlite_module.mjs";
-import { chooseVfs } from "./tabvfs.mjs";
 
 /**
  * The object Python imports as `tabsqlite_glue` (runtimes/pyodide/glue.py's Glue).
@@ -17,14 +16,8 @@ import { chooseVfs } from "./tabvfs.mjs";
  */
 export async function workerGlue(options = {}) {
   const sqlite3 = options.sqlite3 || await loadSqlite(options.wasmURL);
-  const { vfs, tabvfs } = await chooseVfs(sqlite3, options.vfs, options.handles);
-  const vfsList = sqlite3.capi.sqlite3_js_vfs_list();
-  if (vfs !== "memdb" && !vfsList.includes(vfs)) {
-    throw new Error(`sqlite-wasm has no '${vfs}' VFS here (have: ${vfsList.join(", ")}); ` +
-      "tabsqlite needs OPFS synchronous access handles (a dedicated worker), or for 'opfs' " +
-      "a page served with COOP/COEP headers");
-  }
-  const shim = createShim(sqlite3, { vfs, tabvfs, unlockAsap: options.unlockAsap ?? true });
+  const shim = await openShim(sqlite3, { vfs: options.vfs, handles: options.handles,
+                                        unlockAsap: options.unlockAsap ?? true });
   const post = options.postToPage || ((data) => self.postMessage({ type: "event", data }));
   return {
     mode: "worker",
