@@ -3,6 +3,7 @@
 // authorizer collected. No locking here: statement_locks.mjs decides when a statement runs.
 import { compact, failureAnswer, packed, SEP } from "./answers.mjs";
 import { VFS_NAME } from "./tabvfs.mjs";
+import { installSnapshotFunctions } from "./snapshots.mjs";
 
 const AUTH = {
   CREATE_TABLE: 2, CREATE_TEMP_TABLE: 4, DELETE: 9, DROP_TABLE: 11, DROP_TEMP_TABLE: 13,
@@ -86,6 +87,7 @@ export function createEngine(sqlite3, { vfs, unlockAsap, interrupts }) {
     const conn = { db, ptr: db.pointer, cache: new Map(), collect: null, collecting: false,
                    ids: new Map(), texts: [], deadline: Infinity, expired: false, callId: 0,
                    path: onTabVfs ? path : null, lockName: null };
+    installSnapshotFunctions(sqlite3, db);
     capi.sqlite3_set_authorizer(conn.ptr, authorizer(conn), 0);
     // A statement past its call's deadline is stopped (SQLITE_INTERRUPT): nothing else can
     // run in this thread while it does, so it has to look at the clock itself.

@@ -15,6 +15,9 @@ const LEND_SLICE_MS = 16;
 // Statements that may read under the shared lock (a write among them is refused by the VFS
 // and runs again exclusively; see readShared).
 const READ = /^\s*(SELECT\b|VALUES\b|WITH\b|PRAGMA\s+data_version\s*$)/i;
+// A read by its first word that writes the file all the same (snapshots.mjs).
+const RESTORE = "tabsqlite_restore(";
+const isRead = (sql) => READ.test(sql) && !sql.includes(RESTORE);
 
 // `engine`: engine.mjs's (its connections and their autocommit state); `tabvfs`:
 // tabvfs.mjs's, or null when the VFS is not installed.
@@ -48,7 +51,7 @@ export function createStatementLocks(engine, tabvfs) {
       return runLocked(lockName, timeoutMs, work, keepForTransaction(handle));
     }
     const exclusive = () => exclusiveKept(conn, handle, lockName, timeoutMs, work);
-    if (tabvfs.lending || !READ.test(sql) || !autocommit(conn.ptr)) {
+    if (tabvfs.lending || !isRead(sql) || !autocommit(conn.ptr)) {
       return whenKept(lockName, () => (keptLocks.mode(lockName) === "exclusive"
         ? atOnce(conn, handle, lockName, work) : exclusive()), exclusive);
     }

@@ -13,7 +13,7 @@ changes made through any connection.
 from __future__ import annotations
 
 from .changes import ChangeEvent
-from .database import Database, OpenContext, open_database
+from .database import Database, OpenContext, import_database, open_database
 from .errors import (
     BadCallError,
     BrowserSetupError,
@@ -25,7 +25,9 @@ from .errors import (
     HoldTakenError,
     InvalidIdentifierError,
     InvalidPathError,
+    MigrationError,
     NoSuchTableError,
+    NotADatabaseError,
     NotFoundError,
     OpenTimeoutError,
     QueryInterruptedError,
@@ -36,6 +38,7 @@ from .errors import (
     TransportError,
 )
 from .holds import MemoryHoldManager
+from .migrations import MigrationStep
 from .queries import Result, Row
 from .runtime import Connection, ConnectOptions, Hold, HoldManager, Runtime, Transport
 from .transactions import Transaction
@@ -65,7 +68,10 @@ __all__ = [
     "InvalidIdentifierError",
     "InvalidPathError",
     "MemoryHoldManager",
+    "MigrationError",
+    "MigrationStep",
     "NoSuchTableError",
+    "NotADatabaseError",
     "NotFoundError",
     "OpenContext",
     "OpenTimeoutError",
@@ -85,5 +91,6 @@ __all__ = [
     "Watch",
     "WatchDiff",
     "__version__",
+    "import_database",
     "open_database",
 ]

@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import secrets
 import time
-from collections.abc import AsyncIterator, Generator, Iterable
+from collections.abc import AsyncIterator, Generator, Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -19,18 +19,21 @@ from .background import Background
 from .changes import ChangeEvent, normalize_tables
 from .errors import BadCallError
 from .feed import ChangeFeed
+from .migrations import MigrationStep, migrate
 from .names import channel_name
 from .paths import is_memory, resolve_path
 from .queries import Queries
 from .retry import retry_while_busy
 from .runner import Runner
 from .runtime import Connection, ConnectOptions, Deliver, Params, Result, Runtime, Transport
+from .scripts import manages_own_transaction, run_own_script, run_script_in
+from .snapshots import checked_image, rollback_mode_image
 from .table_inference import infer_tables
 from .transactions import TransactionContext
 from .triggers import TriggerManager
 from .watch import ChangeStream, Watch
 
-__all__ = ["Database", "OpenContext", "open_database"]
+__all__ = ["Database", "OpenContext", "import_database", "open_database"]
 
 DEFAULT_OPEN_TIMEOUT = 15.0
 DEFAULT_BUSY_TIMEOUT = 10.0
@@ -182,6 +185,62 @@ class Database(Queries):
     def read_transaction(self) -> TransactionContext:
         """``async with db.read_transaction() as tx``: a consistent, read-only snapshot."""
         return TransactionContext(self._runner, write=False)
+
+    # -- scripts, migrations, whole-file copies ------------------------------------------------
+    async def execute_script(self, sql: str) -> None:
+        """Run several statements (separated by ``;``), without parameters.
+
+        They run in one write transaction: all of them commit, or none. A script that
+        manages its own transactions (``BEGIN`` ... ``COMMIT``, savepoints) runs as it is,
+        and whatever it leaves open when it fails, is cancelled or ends is rolled back.
+        Inside ``async with db.write_transaction()`` it joins that transaction. A failing
+        statement's error carries a note naming it.
+
+        :param sql: the script.
+        """
+        if self._runner.task_transaction() is not None:
+            await run_script_in(self, sql)
+        elif manages_own_transaction(sql):
+            await run_own_script(self._runner, sql)
+        else:
+            async with self.write_transaction() as tx:
+                await run_script_in(tx, sql)
+
+    async def migrate(self, steps: Sequence[MigrationStep]) -> list[int]:
+        """Bring the schema up to date: apply the steps the file has not had yet.
+
+        Step ``n`` (counting from 1) is applied when ``PRAGMA user_version`` is below
+        ``n``, in its own write transaction that sets ``user_version`` to ``n``. Tabs or
+        processes that migrate the same file at the same moment wait for each other and
+        apply each step once; when this returns, every step is in the file. A step that
+        fails is rolled back (:class:`~tabsqlite.MigrationError`), as is a cancelled one.
+        Append new steps to the list; never change one that shipped.
+
+        :param steps: SQL strings (one or more statements each) or functions taking the
+            open :class:`~tabsqlite.Transaction` (``async def step(tx): ...``).
+        :returns: the numbers of the steps this call applied (``[]``: up to date).
+        """
+        return await migrate(self, self._runner, steps)
+
+    async def export(self) -> bytes:
+        """The bytes of a consistent snapshot of the database (what a commit made by any
+        connection left, never half of one), as an SQLite file that opens anywhere:
+        write it to disk, offer it as a download, or give it to :func:`import_database`."""
+        if self._runner.task_transaction() is not None:
+            raise BadCallError("export() inside a transaction: call it outside")
+        result = await self.execute("SELECT tabsqlite_serialize()")
+        return rollback_mode_image(bytes(result.rows[0][0]))
+
+    async def _replace_content(self, image: bytes) -> None:
+        """Replace the file's content with the checked ``image`` (see
+        :func:`import_database`) and announce every table of the old and new schema."""
+        if self._runner.task_transaction() is not None:
+            raise BadCallError("importing inside a transaction: call it outside")
+        tables = "SELECT lower(name) AS name FROM sqlite_schema WHERE type = 'table'"
+        before = {row["name"] for row in await self.get_all(tables)}
+        await self.execute("SELECT tabsqlite_restore(?)", [image])
+        after = {row["name"] for row in await self.get_all(tables)}
+        await self.feed.committed(frozenset(before | after))
 
     # -- change stream ------------------------------------------------------------------------
     def on_change(
@@ -357,3 +416,34 @@ def open_database(
         runtime=runtime,
         signal_check_interval=signal_check_interval,
     )
+
+
+async def import_database(
+    path: str,
+    data: bytes,
+    *,
+    open_timeout: float = DEFAULT_OPEN_TIMEOUT,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    runtime: Runtime | None = None,
+) -> None:
+    """Create the database ``path`` from ``data``, or replace what it holds, while other
+    tabs or processes may have it open.
+
+    The bytes are checked before anything is written (the SQLite header, then SQLite's
+    ``quick_check`` on a private copy); bytes that fail raise
+    :class:`~tabsqlite.NotADatabaseError` and leave the file as it was. Then the content
+    is copied in under the file's write lock, as one commit: the other connections read
+    the new content from their next statement on, and their watches wake for every table
+    of the old and the new schema. Everything in the file is replaced, persisted diff
+    triggers included (a tracker on the old content stops recording).
+
+    :param path: the database (as for :func:`open_database`).
+    :param data: the bytes of an SQLite database (e.g. from :meth:`Database.export`).
+    :param open_timeout: seconds opening may take (see :func:`open_database`).
+    :param busy_timeout: seconds to wait for another connection's write lock.
+    :param runtime: the runtime (``None``: the default one).
+    """
+    image = checked_image(data)
+    async with open_database(path, open_timeout=open_timeout, busy_timeout=busy_timeout,
+                             runtime=runtime) as db:
+        await db._replace_content(image)

@@ -12,7 +12,9 @@ __all__ = [
     "HoldTakenError",
     "InvalidIdentifierError",
     "InvalidPathError",
+    "MigrationError",
     "NoSuchTableError",
+    "NotADatabaseError",
     "NotFoundError",
     "OpenTimeoutError",
     "QueryInterruptedError",
@@ -29,6 +31,7 @@ SQLITE_BUSY = 5
 SQLITE_LOCKED = 6
 SQLITE_INTERRUPT = 9
 SQLITE_CONSTRAINT = 19
+SQLITE_NOTADB = 26
 
 
 class DatabaseError(Exception):
@@ -135,6 +138,26 @@ class NoSuchTableError(SQLiteError):
         self.table = table
 
 
+class NotADatabaseError(SQLiteError):
+    """Bytes given as a database (:func:`~tabsqlite.import_database`) are not an SQLite
+    database, or one that fails SQLite's ``quick_check`` (SQLITE_NOTADB). Nothing was
+    written: the database that was there is intact."""
+
+
+class MigrationError(DatabaseError):
+    """:meth:`Database.migrate` could not bring the schema to its last version: a step
+    failed (it was rolled back; the steps before it stay applied, ``user_version`` says
+    how far it got), or the file's ``user_version`` is beyond the steps given (the file
+    was migrated by a newer version of the app).
+
+    ``version`` is the step that failed, or the file's version when it is too new.
+    """
+
+    def __init__(self, message: str, version: int) -> None:
+        super().__init__(message)
+        self.version = version
+
+
 class NotFoundError(DatabaseError, LookupError):
     """:meth:`Database.get` found no row."""
 
@@ -197,6 +220,8 @@ def sqlite_error(message: str, extended_code: int, code_name: str | None = None)
         cls = QueryInterruptedError
     elif primary == SQLITE_CONSTRAINT:
         cls = ConstraintError
+    elif primary == SQLITE_NOTADB:
+        cls = NotADatabaseError
     else:
         cls = SQLiteError
     return cls(message, extended_code=extended_code, code_name=code_name)

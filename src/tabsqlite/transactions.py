@@ -17,6 +17,7 @@ from .errors import (
 from .queries import Queries
 from .runner import Runner, TaskTransaction
 from .runtime import Params, Result
+from .scripts import run_script_in
 
 __all__ = ["Transaction", "TransactionContext"]
 
@@ -58,6 +59,14 @@ class Transaction(Queries):
             # transaction stays (SQLite rolls back interrupted writes itself; reads too).
             await asyncio.shield(self._end_quietly())
             raise
+
+    async def execute_script(self, sql: str) -> None:
+        """Run several statements (separated by ``;``) inside this transaction; a script
+        that begins or ends transactions itself is refused.
+
+        :param sql: the script.
+        """
+        await run_script_in(self, sql)
 
     async def commit(self) -> None:
         """Commit now; the transaction ends (leaving the ``async with`` does nothing more).

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from ..commit_tracking import CommitTracker, StatementInfo
+from ..conversions import convert_value
 from ..errors import (
     BadCallError,
     BusyError,
@@ -33,6 +34,7 @@ from ..runtime import (
     wait_out,
 )
 from .lock_holders import lock_holders
+from .snapshot_functions import SnapshotFunctions
 
 __all__ = ["CPythonConnection", "translate_error"]
 
@@ -56,30 +58,47 @@ _BINDABLE = (type(None), int, float, str, bytes, bytearray, memoryview)
 _INT64 = (-(2**63), 2**63 - 1)
 
 
-def _unbindable(params: object) -> str | None:
-    """Why ``params`` can't be bound, if a value has a type sqlite3 refuses (with no
-    adapter registered) or is an int beyond 64 bits, else ``None``. Checked before the
-    statement runs: for a statement sqlite3 has cached, it reports such a value with the
-    connection's *previous* error message and code."""
+def _bindable(params: Params) -> Params:
+    """``params`` ready for sqlite3: values of the types :mod:`tabsqlite.conversions`
+    converts become their TEXT (in a copy; ``params`` itself is returned when nothing
+    needs converting). Raises :class:`BadCallError` for a value sqlite3 refuses (a type
+    with no conversion and no sqlite3 adapter registered, an int beyond 64 bits): checked
+    before the statement runs, because for a statement sqlite3 has cached it reports such
+    a value with the connection's *previous* error message and code."""
     if type(params) is list or type(params) is tuple:
         items: Iterable[tuple[object, object]] = enumerate(params, 1)
     elif isinstance(params, Mapping):
         items = params.items()
     else:
-        return None  # sqlite3 names what is wrong with the container itself
+        return params  # sqlite3 names what is wrong with the container itself
+    converted: dict[object, str] | None = None
     for key, value in items:
         kind = type(value)
+        if kind in _PLAIN:
+            continue
         if isinstance(value, int):  # (bool and IntEnum too)
             if _INT64[0] <= value <= _INT64[1]:
                 continue
-        elif (kind in _PLAIN or isinstance(value, _BINDABLE)
-              or (kind, sqlite3.PrepareProtocol) in sqlite3.adapters):
-            continue
-        name = f":{key}" if isinstance(key, str) else str(key)
-        if isinstance(value, int):
-            return f"parameter {name}: Python int too large for an SQLite INTEGER"
-        return f"Error binding parameter {name}: type {kind.__name__!r} is not supported"
-    return None
+            name = f":{key}" if isinstance(key, str) else str(key)
+            raise BadCallError(f"parameter {name}: Python int too large for an SQLite INTEGER")
+        text = convert_value(value)
+        if text is not None:
+            if converted is None:
+                converted = {}
+            converted[key] = text
+        elif not (isinstance(value, _BINDABLE)
+                  or (kind, sqlite3.PrepareProtocol) in sqlite3.adapters):
+            name = f":{key}" if isinstance(key, str) else str(key)
+            raise BadCallError(
+                f"Error binding parameter {name}: type {kind.__name__!r} is not supported")
+    if converted is None:
+        return params
+    if isinstance(params, Mapping):
+        return {**params, **converted}  # type: ignore[dict-item]
+    values = list(params)
+    for position, text in converted.items():
+        values[position - 1] = text  # type: ignore[operator]
+    return values
 
 
 class CPythonConnection(Connection):
@@ -102,6 +121,7 @@ class CPythonConnection(Connection):
         self._tracker = CommitTracker()
         self._closed = False
         conn.set_authorizer(self._authorize)
+        self._functions = SnapshotFunctions(conn)
 
     @classmethod
     async def open(cls, path: str, options: ConnectOptions | None = None) -> CPythonConnection:
@@ -172,13 +192,7 @@ class CPythonConnection(Connection):
             if timer is not None:
                 timer.cancel()
 
-    def _run(
-        self, sql: str, run: Callable[[], sqlite3.Cursor], param_sets: Sequence[Params]
-    ) -> Result:
-        for params in param_sets:  # (sqlite3 would report such a value with the
-            reason = _unbindable(params)  # connection's previous error, see _unbindable)
-            if reason is not None:
-                raise BadCallError(reason)
+    def _run(self, sql: str, run: Callable[[], sqlite3.Cursor]) -> Result:
         conn = self._conn
         collected = self._collect = StatementInfo()
         was_in_tx = conn.in_transaction
@@ -191,7 +205,7 @@ class CPythonConnection(Connection):
             self._tracker.statement_failed(
                 was_in_transaction=was_in_tx, in_transaction=self._in_tx
             )
-            translated = translate_error(error)
+            translated = self._functions.take_error() or translate_error(error)
             if isinstance(translated, BusyError):
                 translated = self._busy_error(translated)
             raise translated from error
@@ -221,17 +235,18 @@ class CPythonConnection(Connection):
     async def execute(
         self, sql: str, params: Params = (), timeout: float | None = None
     ) -> Result:
+        params = _bindable(params)
         return await self._call(
-            lambda: self._run(sql, lambda: self._conn.execute(sql, params), (params,)),
+            lambda: self._run(sql, lambda: self._conn.execute(sql, params)),
             timeout, not ends_transaction(sql),
         )
 
     async def execute_many(
         self, sql: str, seq_of_params: Sequence[Params], timeout: float | None = None
     ) -> Result:
+        param_sets = [_bindable(params) for params in seq_of_params]
         return await self._call(
-            lambda: self._run(
-                sql, lambda: self._conn.executemany(sql, seq_of_params), seq_of_params),
+            lambda: self._run(sql, lambda: self._conn.executemany(sql, param_sets)),
             timeout, True,
         )
 

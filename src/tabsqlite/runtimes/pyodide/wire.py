@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from ...commit_tracking import StatementInfo
+from ...conversions import convert_value
 from ...errors import BadCallError
 
 _MAX_INT64 = 2**63 - 1
@@ -86,6 +87,9 @@ def _value(v: Any) -> Any:
         return v
     if isinstance(v, _BYTES_LIKE):
         return bytes(v)
+    text = convert_value(v)
+    if text is not None:
+        return text
     raise BadCallError(f"Error binding parameter: type {type(v).__name__!r} is not supported")
 
 
