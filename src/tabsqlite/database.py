@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import secrets
 import time
-from collections.abc import AsyncIterator, Generator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -19,6 +19,7 @@ from .background import Background
 from .changes import ChangeEvent, normalize_tables
 from .errors import BadCallError
 from .feed import ChangeFeed
+from .identifiers import validate_identifier
 from .migrations import MigrationStep, migrate
 from .names import channel_name
 from .paths import is_memory, resolve_path
@@ -185,6 +186,23 @@ class Database(Queries):
     def read_transaction(self) -> TransactionContext:
         """``async with db.read_transaction() as tx``: a consistent, read-only snapshot."""
         return TransactionContext(self._runner, write=False)
+
+    async def create_function(
+        self, name: str, nargs: int, fn: Callable[..., Any], deterministic: bool = False
+    ) -> None:
+        """Make the Python function ``fn`` an SQL function of this connection (as
+        ``sqlite3.Connection.create_function``). In a browser tab it works where SQLite
+        runs in Python's own thread (worker mode); elsewhere
+        :class:`~tabsqlite.errors.NotSupportedError`.
+
+        :param name: its SQL name.
+        :param nargs: how many arguments it takes (-1: any number).
+        :param fn: the function; it gets and returns SQLite values.
+        :param deterministic: the same arguments always give the same result.
+        """
+        self._runner.check_open()
+        identifier = validate_identifier(name, "function name")
+        await self._runner.conn.create_function(identifier, int(nargs), fn, deterministic)
 
     # -- scripts, migrations, whole-file copies ------------------------------------------------
     async def execute_script(self, sql: str) -> None:

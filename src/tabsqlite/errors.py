@@ -7,16 +7,23 @@ __all__ = [
     "BusyError",
     "ConnectionLostError",
     "ConstraintError",
+    "DataError",
     "DatabaseClosedError",
     "DatabaseError",
     "HoldTakenError",
+    "IntegrityError",
+    "InterfaceError",
+    "InternalError",
     "InvalidIdentifierError",
     "InvalidPathError",
     "MigrationError",
     "NoSuchTableError",
     "NotADatabaseError",
     "NotFoundError",
+    "NotSupportedError",
     "OpenTimeoutError",
+    "OperationalError",
+    "ProgrammingError",
     "QueryInterruptedError",
     "QueryTimeoutError",
     "SQLiteError",
@@ -35,7 +42,42 @@ SQLITE_NOTADB = 26
 
 
 class DatabaseError(Exception):
-    """Base class of every error raised by tabsqlite."""
+    """Base class of every error raised by tabsqlite (PEP 249's ``Error`` and
+    ``DatabaseError`` in :mod:`tabsqlite.dbapi`)."""
+
+
+# PEP 249's categories. Each tabsqlite error below is also one of them, so code written for
+# the DB-API (SQLAlchemy among it) sorts tabsqlite's errors the way it sorts sqlite3's.
+class InterfaceError(DatabaseError):
+    """PEP 249: the interface was misused (e.g. a DB-API call from the thread that runs
+    tabsqlite's event loop)."""
+
+
+class DataError(DatabaseError):
+    """PEP 249: a problem with the data processed (not raised by tabsqlite itself)."""
+
+
+class OperationalError(DatabaseError):
+    """PEP 249: the database's operation failed for a reason outside the caller's code
+    (the file is locked, a statement was interrupted, a time limit passed)."""
+
+
+class IntegrityError(DatabaseError):
+    """PEP 249: the relational integrity of the database would break (a constraint)."""
+
+
+class InternalError(DatabaseError):
+    """PEP 249: the database is in an inconsistent state (not raised by tabsqlite)."""
+
+
+class ProgrammingError(DatabaseError):
+    """PEP 249: the call was wrong (bad arguments, a closed database, an ended
+    transaction)."""
+
+
+class NotSupportedError(DatabaseError):
+    """PEP 249: the runtime cannot do what was asked (e.g. the synchronous DB-API in a
+    browser without JSPI)."""
 
 
 class SQLiteError(DatabaseError):
@@ -59,7 +101,7 @@ class SQLiteError(DatabaseError):
         return f"{base} [{name}]"
 
 
-class BusyError(SQLiteError):
+class BusyError(SQLiteError, OperationalError):
     """The database file was locked by another connection (SQLITE_BUSY / SQLITE_LOCKED).
 
     ``holder`` names who held the lock where the runtime can tell (another process and its
@@ -70,7 +112,7 @@ class BusyError(SQLiteError):
     waited: float | None = None
 
 
-class QueryInterruptedError(SQLiteError):
+class QueryInterruptedError(SQLiteError, OperationalError):
     """The statement was interrupted (SQLITE_INTERRUPT): its task was cancelled or its
     ``timeout`` passed. An open transaction it ran in has been rolled back; the connection
     stays usable."""
@@ -81,27 +123,27 @@ class QueryTimeoutError(QueryInterruptedError, TimeoutError):
     statement was stopped in SQLite and nothing of it remains."""
 
 
-class ConstraintError(SQLiteError):
+class ConstraintError(SQLiteError, IntegrityError):
     """A constraint (UNIQUE, NOT NULL, CHECK, FOREIGN KEY ...) failed."""
 
 
-class BadCallError(DatabaseError, ValueError):
+class BadCallError(ProgrammingError, ValueError):
     """The call itself was wrong, whatever the database holds: an argument of the wrong
     kind or out of range, parameters SQLite can't bind, a transaction opened inside
     another. Nothing ran; the database stays usable."""
 
 
-class DatabaseClosedError(DatabaseError):
+class DatabaseClosedError(ProgrammingError):
     """The database was used after :meth:`~tabsqlite.Database.close` (or its connection
     was lost, see :class:`ConnectionLostError`)."""
 
 
-class TransactionEndedError(DatabaseError):
+class TransactionEndedError(ProgrammingError):
     """A :class:`~tabsqlite.transactions.Transaction` was used after it ended (committed,
     rolled back, or rolled back by SQLite after an error or an interrupt)."""
 
 
-class TransactionStateError(DatabaseError):
+class TransactionStateError(OperationalError):
     """A statement outside any transaction found the connection inside a transaction that
     neither it nor its task opened. Nothing is reported as done: the statement did not run."""
 
@@ -117,7 +159,7 @@ class ConnectionLostError(DatabaseClosedError):
     not committed is rolled back by the next connection. Open the database again."""
 
 
-class HoldTakenError(DatabaseError):
+class HoldTakenError(OperationalError):
     """A hold (:meth:`~tabsqlite.HoldManager.acquire`) is taken by someone else."""
 
 
@@ -129,7 +171,7 @@ class InvalidIdentifierError(BadCallError):
     """A table, column or trigger name can't be used in DDL."""
 
 
-class NoSuchTableError(SQLiteError):
+class NoSuchTableError(SQLiteError, OperationalError):
     """A table a tabsqlite call depends on does not exist (SQLITE_ERROR, as SQLite itself
     reports a missing table; ``table`` names it)."""
 
@@ -168,7 +210,7 @@ class BrowserSetupError(DatabaseError):
     scripts or workers), or the browser lacks what it needs."""
 
 
-class OpenTimeoutError(DatabaseError, TimeoutError):
+class OpenTimeoutError(OperationalError, TimeoutError):
     """Opening and configuring the database did not succeed before the deadline."""
 
     def __init__(self, path: str, waited: float, attempts: int, last_error: BaseException | None):

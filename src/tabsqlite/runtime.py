@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import HoldTakenError
+from .errors import HoldTakenError, NotSupportedError
 
 #: How a transport hands over received messages: several at once (see
 #: :meth:`Runtime.open_transport`).
@@ -168,6 +168,20 @@ class Connection(ABC):
         else ``None``."""
         late, self._late = self._late, None
         return late
+
+    async def create_function(
+        self, name: str, nargs: int, fn: Callable[..., Any], deterministic: bool = False
+    ) -> None:
+        """Make the Python function ``fn`` an SQL function of this connection (what
+        ``sqlite3.Connection.create_function`` does). A runtime that cannot call Python
+        from inside a statement raises :class:`~tabsqlite.errors.NotSupportedError`.
+
+        :param name: the SQL name.
+        :param nargs: how many arguments it takes (-1: any number).
+        :param fn: the function; it gets and returns SQLite values.
+        :param deterministic: same arguments, same result (lets SQLite use it in indexes).
+        """
+        raise NotSupportedError(f"this runtime cannot define SQL functions ({name})")
 
     @abstractmethod
     async def close(self) -> None:

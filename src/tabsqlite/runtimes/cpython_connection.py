@@ -13,6 +13,7 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from ..commit_tracking import CommitTracker, StatementInfo
 from ..conversions import convert_value
@@ -249,6 +250,20 @@ class CPythonConnection(Connection):
             lambda: self._run(sql, lambda: self._conn.executemany(sql, param_sets)),
             timeout, True,
         )
+
+    async def create_function(
+        self, name: str, nargs: int, fn: Callable[..., Any], deterministic: bool = False
+    ) -> None:
+        if self._closed:
+            raise DatabaseClosedError("connection is closed")
+
+        def define() -> None:
+            try:
+                self._conn.create_function(name, nargs, fn, deterministic=deterministic)
+            except sqlite3.Error as error:
+                raise translate_error(error) from error
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, define)
 
     def _busy_error(self, error: BusyError) -> BusyError:
         """``error`` with the processes that hold the file's write lock named (Linux)."""

@@ -144,3 +144,20 @@ def blob_url(data: bytes, media_type: str) -> str:
     options = to_js({"type": media_type}, dict_converter=js.Object.fromEntries)
     blob = js.Blob.new([to_js(data)], options)
     return str(js.URL.createObjectURL(blob))
+
+
+_VERSION = re.compile(rb'SQLITE_VERSION "(\d+\.\d+\.\d+)"')
+
+
+def sqlite_wasm_version(root: Traversable | None = None) -> str:
+    """The SQLite version of the sqlite-wasm build these files carry (from its module's
+    header comment), without loading it.
+
+    :param root: the asset root (``None``: :func:`asset_root`).
+    """
+    source = read_asset(root if root is not None else asset_root())(
+        f"{SQLITE_DIR}/index.mjs")
+    match = _VERSION.search(source[:4096])
+    if match is None:
+        raise AssetsMissingError("sqlite-wasm's index.mjs does not name its SQLite version")
+    return match.group(1).decode()
