@@ -61,6 +61,12 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
         raise RuntimeError("dist/vendor has no micropip wheel: run scripts/setup.sh")
     (out / "vendor").mkdir()
     shutil.copy(micropip[-1], out / "vendor" / micropip[-1].name)
+    dbapi = sorted((vendor / "dbapi").glob("*.whl"))  # (test_dbapi_tab.py's SQLAlchemy)
+    if not dbapi:
+        raise RuntimeError("dist/vendor/dbapi has no wheels: run scripts/setup.sh")
+    (out / "dbapi").mkdir()
+    for wheel in dbapi:
+        shutil.copy(wheel, out / "dbapi" / wheel.name)
     return out
 
 

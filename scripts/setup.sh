@@ -49,6 +49,14 @@ if [ "$(ls dist/vendor/pyodide/*.whl 2>/dev/null | wc -l)" -lt "$(grep -c '==' "
     --python-version 3.14 --platform any -d dist/vendor/pyodide -r "$PINS"
 fi
 
+# SQLAlchemy's pure wheel (and its one dependency) for the DB-API test in a tab.
+mkdir -p dist/vendor/dbapi
+DBAPI_PINS=playwright/dbapi-packages.txt
+if [ "$(ls dist/vendor/dbapi/*.whl 2>/dev/null | wc -l)" -lt "$(grep -c '==' "$DBAPI_PINS")" ]; then
+  .venv/bin/python -m pip download -q --no-deps --only-binary=:all: \
+    --python-version 3.14 --platform any -d dist/vendor/dbapi -r "$DBAPI_PINS"
+fi
+
 # Our own wheel, as the browser installs it.
 rm -f dist/tabsqlite-*.whl
 .venv/bin/python -m build --wheel --no-isolation -o dist . >/dev/null

@@ -119,6 +119,13 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
       return locked(handle, lockName, lockWaitMs,
                     () => run(handle, sql, paramSets, realSets, false, deadline, callId), sql);
     },
+    // Make `fn` (a function of this thread: worker mode's Python) the SQL function `name`
+    // of `handle`'s connection; it is called with SQLite's values as JS values.
+    createFunction(handle, name, nargs, fn, deterministic) {
+      const conn = getConn(handle);
+      conn.db.createFunction({ name, arity: nargs, deterministic: !!deterministic,
+                               xFunc: (_pCtx, ...args) => fn(...args) });
+    },
     // Give back the lock a statement kept for its open transaction.
     unlock,
     statementId,

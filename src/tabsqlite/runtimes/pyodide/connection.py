@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ...commit_tracking import CommitTracker, StatementInfo
@@ -17,6 +17,7 @@ from ...errors import (
     ConnectionLostError,
     DatabaseClosedError,
     DatabaseError,
+    NotSupportedError,
     QueryTimeoutError,
     sqlite_error,
 )
@@ -142,6 +143,8 @@ class PyodideConnection(Connection):
         self._keys: dict[tuple[Any, ...], int] = {}
         self._keyed_facts: dict[int, StatementInfo] = {}
         self._closed = False
+        # Python functions made SQL functions (their proxies live until close).
+        self._functions: list[Any] = []
 
     async def _lock_wait_error(self, waited_ms: int, call_timeout: bool) -> DatabaseError:
         holder = await lock_holder(self._glue, self._lock_name or "")
@@ -393,6 +396,31 @@ class PyodideConnection(Connection):
         finally:
             self._release_unless_in_tx()
 
+    async def create_function(
+        self, name: str, nargs: int, fn: Callable[..., Any], deterministic: bool = False
+    ) -> None:
+        if self._closed or self._lost:
+            self._check_usable()
+        if self._async:
+            raise NotSupportedError(
+                "SQL functions written in Python need SQLite in Python's own thread (worker "
+                "mode); in main-thread mode SQLite runs in another worker")
+        ffi = _ffi()
+
+        def call(*args: Any) -> Any:
+            values = [a.to_py() if hasattr(a, "to_py") else a for a in args]
+            out = fn(*values)
+            if isinstance(out, bytes | bytearray | memoryview):
+                return ffi.to_js(bytes(out))
+            return int(out) if isinstance(out, bool) else out
+
+        proxy = ffi.create_proxy(call)
+        self._functions.append(proxy)
+        try:
+            self._glue.createFunction(self._handle, name, nargs, proxy, deterministic)
+        except Exception as error:
+            raise BadCallError(f"cannot define the SQL function {name}: {error}") from error
+
     async def close(self) -> None:
         if self._closed:
             return
@@ -404,3 +432,6 @@ class PyodideConnection(Connection):
                 await result
         finally:
             self._release()
+            for proxy in self._functions:
+                proxy.destroy()
+            self._functions.clear()
