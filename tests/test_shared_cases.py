@@ -1,4 +1,4 @@
-"""The shared cases (tests/cases/) on CPython; playwright/test_shared_cases.py runs the same
+"""The shared cases (tests/cases/) on CPython; playwright/test_tab_shared_cases.py runs the same
 source in a tab."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Cases written once and run on every runtime: ``tests/test_shared_cases.py`` runs them on
-CPython, ``playwright/test_shared_cases.py`` in a tab (both modes), from this same source.
+CPython, ``playwright/test_tab_shared_cases.py`` in a tab (both modes), from this same source.
 
 A case is ``async def case_<what>(ctx)`` in one of the :data:`MODULES`; it opens databases
 with ``ctx.open(name)`` (closed and deleted afterwards) and checks with ``assert``. Cases
