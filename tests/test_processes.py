@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
+import sqlite3
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import tabsqlite
@@ -134,3 +140,27 @@ async def test_idle_watching_process_uses_no_cpu(db_path: str) -> None:
         print(f"\nidle CPU of a watching process: {share * 100:.2f}%")
         assert share < 0.01
         waiter.cancel()
+
+
+def test_processes_migrating_at_once_apply_each_step_once(tmp_path: Any) -> None:
+    """Four processes open a new file and migrate it at the same moment, five times over:
+    every step is applied once, by one of them, and each ends with the whole schema."""
+    child = Path(__file__).with_name("migrate_child.py")
+    for trial in range(5):
+        path = str(tmp_path / f"race{trial}.db")
+        start_at = time.time() + 1.5
+        procs = [subprocess.Popen([sys.executable, str(child), path, str(start_at)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(4)]
+        outs = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+            outs.append(json.loads(out))
+        applied = sorted(step for out in outs for step in out["applied"])
+        assert applied == [1, 2, 3, 4], outs
+        for out in outs:
+            assert out["version"] == 4 and out["columns"] == ["id", "body", "pinned"], out
+        with contextlib.closing(sqlite3.connect(path)) as check:  # (a plain reader)
+            rows = check.execute("SELECT step, count(*) FROM log GROUP BY step").fetchall()
+        assert rows == [(1, 1), (2, 1), (3, 20), (4, 1)], rows
