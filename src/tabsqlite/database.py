@@ -27,7 +27,13 @@ from .queries import Queries
 from .retry import retry_while_busy
 from .runner import Runner
 from .runtime import Connection, ConnectOptions, Deliver, Params, Result, Runtime, Transport
-from .scripts import manages_own_transaction, run_own_script, run_script_in
+from .scripts import (
+    manages_own_transaction,
+    run_own_script,
+    run_script_in,
+    run_statements,
+    script_statements,
+)
 from .snapshots import checked_image, rollback_mode_image
 from .table_inference import infer_tables
 from .transactions import TransactionContext
@@ -216,13 +222,14 @@ class Database(Queries):
 
         :param sql: the script.
         """
+        statements = script_statements(sql)
         if self._runner.task_transaction() is not None:
-            await run_script_in(self, sql)
-        elif manages_own_transaction(sql):
-            await run_own_script(self._runner, sql)
+            await run_script_in(self, statements)
+        elif manages_own_transaction(statements):
+            await run_own_script(self._runner, statements)
         else:
             async with self.write_transaction() as tx:
-                await run_script_in(tx, sql)
+                await run_statements(tx.execute, statements)
 
     async def migrate(self, steps: Sequence[MigrationStep]) -> list[int]:
         """Bring the schema up to date: apply the steps the file has not had yet.
@@ -238,7 +245,7 @@ class Database(Queries):
             open :class:`~tabsqlite.Transaction` (``async def step(tx): ...``).
         :returns: the numbers of the steps this call applied (``[]``: up to date).
         """
-        return await migrate(self, self._runner, steps)
+        return await migrate(self._runner, steps)
 
     async def export(self) -> bytes:
         """The bytes of a consistent snapshot of the database (what a commit made by any

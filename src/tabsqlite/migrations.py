@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from .errors import BadCallError, DatabaseError, MigrationError
-from .scripts import run_script_in
+from .scripts import run_script_in, script_statements
 from .transactions import Transaction, TransactionContext
 
 if TYPE_CHECKING:
@@ -42,10 +42,9 @@ async def _version(queries: Queries) -> int:
     return int((await queries.get("PRAGMA user_version"))["user_version"])
 
 
-async def migrate(db: Queries, runner: Runner, steps: Sequence[MigrationStep]) -> list[int]:
+async def migrate(runner: Runner, steps: Sequence[MigrationStep]) -> list[int]:
     """Apply the steps the file has not had yet; the numbers of those this call applied.
 
-    :param db: the database (its ``write_transaction`` is the runner's).
     :param runner: the database's runner.
     :param steps: the migration steps, the first one number 1.
     """
@@ -54,7 +53,7 @@ async def migrate(db: Queries, runner: Runner, steps: Sequence[MigrationStep]) -
     if runner.task_transaction() is not None:
         raise BadCallError("migrate() runs each step in its own write transaction: call it "
                            "outside a transaction")
-    version = await _version(db)  # (no write lock when there is nothing to do: every start)
+    version = await _version(runner)  # (no write lock when there is nothing to do: every start)
     _check_not_newer(version, last)
     applied: list[int] = []
     for number in range(version + 1, last + 1):
@@ -66,7 +65,7 @@ async def migrate(db: Queries, runner: Runner, steps: Sequence[MigrationStep]) -
             step = checked[number - 1]
             try:
                 if isinstance(step, str):
-                    await run_script_in(tx, step)
+                    await run_script_in(tx, script_statements(step))
                 else:
                     outcome = step(tx)
                     if inspect.isawaitable(outcome):

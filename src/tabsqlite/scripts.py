@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from .errors import BadCallError, DatabaseError
@@ -17,7 +18,13 @@ if TYPE_CHECKING:
     from .queries import Queries
     from .runner import Runner
 
-__all__ = ["manages_own_transaction", "run_own_script", "run_script_in"]
+__all__ = [
+    "manages_own_transaction",
+    "run_own_script",
+    "run_script_in",
+    "run_statements",
+    "script_statements",
+]
 
 
 def _noted(error: DatabaseError, number: int, count: int, statement: str) -> DatabaseError:
@@ -26,47 +33,61 @@ def _noted(error: DatabaseError, number: int, count: int, statement: str) -> Dat
     return error
 
 
-def _statements(script: str) -> list[str]:
+def script_statements(script: str) -> list[str]:
+    """The statements of ``script`` (split once; the functions below take them).
+
+    :param script: the SQL.
+    """
     if not isinstance(script, str):
         raise BadCallError(f"the script must be a str, not {type(script).__name__}")
     return split_statements(script)
 
 
-async def run_script_in(queries: Queries, script: str) -> None:
-    """Run ``script`` inside an open transaction (``queries``: it, or the database from a
-    task inside it). A script that begins or ends transactions itself is refused.
+def manages_own_transaction(statements: list[str]) -> bool:
+    """True if one of ``statements`` begins or ends a transaction or savepoint.
 
-    :param queries: where the statements run.
-    :param script: the SQL.
+    :param statements: a script's statements.
     """
-    statements = _statements(script)
-    if any(manages_transaction(s) for s in statements):
-        raise BadCallError("this script begins or ends a transaction itself, so it cannot "
-                           "run inside one; run it with db.execute_script outside it")
+    return any(manages_transaction(s) for s in statements)
+
+
+async def run_statements(execute: Callable[[str], Awaitable[object]],
+                         statements: list[str]) -> None:
+    """Run ``statements`` in order with ``execute``; a failing one's error gets a note
+    naming it.
+
+    :param execute: runs one statement.
+    :param statements: a script's statements.
+    """
     for number, statement in enumerate(statements, 1):
         try:
-            await queries.execute(statement)
+            await execute(statement)
         except DatabaseError as error:
             raise _noted(error, number, len(statements), statement) from None
 
 
-def manages_own_transaction(script: str) -> bool:
-    """True if a statement of ``script`` begins or ends a transaction or savepoint.
+async def run_script_in(queries: Queries, statements: list[str]) -> None:
+    """Run a script's statements inside an open transaction (``queries``: it, or the
+    database from a task inside it). A script that begins or ends transactions itself is
+    refused.
 
-    :param script: the SQL.
+    :param queries: where the statements run.
+    :param statements: the script's statements.
     """
-    return any(manages_transaction(s) for s in _statements(script))
+    if manages_own_transaction(statements):
+        raise BadCallError("this script begins or ends a transaction itself, so it cannot "
+                           "run inside one; run it with db.execute_script outside it")
+    await run_statements(queries.execute, statements)
 
 
-async def run_own_script(runner: Runner, script: str) -> None:
+async def run_own_script(runner: Runner, statements: list[str]) -> None:
     """Run a script that manages its own transactions (``BEGIN`` ... ``COMMIT``,
     savepoints): its statements run in order under the connection's lock, and whatever
     it leaves open (it failed, was cancelled or ended without ``COMMIT``) is rolled back.
 
     :param runner: the database's runner (outside a transaction).
-    :param script: the SQL.
+    :param statements: the script's statements.
     """
-    statements = _statements(script)
     runner.check_open()
     await runner.lock.acquire()
     try:
@@ -74,11 +95,8 @@ async def run_own_script(runner: Runner, script: str) -> None:
         if runner.conn.in_transaction:
             await runner.settle_foreign_transaction()
         try:
-            for number, statement in enumerate(statements, 1):
-                try:
-                    await runner.raw(statement, (), False)
-                except DatabaseError as error:
-                    raise _noted(error, number, len(statements), statement) from None
+            await run_statements(lambda statement: runner.raw(statement, (), False),
+                                 statements)
             if runner.conn.in_transaction:
                 raise BadCallError("the script ended inside a transaction it began (no "
                                    "COMMIT at its end); it was rolled back")

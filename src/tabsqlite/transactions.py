@@ -17,7 +17,7 @@ from .errors import (
 from .queries import Queries
 from .runner import Runner, TaskTransaction
 from .runtime import Params, Result
-from .scripts import run_script_in
+from .scripts import run_script_in, script_statements
 
 __all__ = ["Transaction", "TransactionContext"]
 
@@ -66,7 +66,7 @@ class Transaction(Queries):
 
         :param sql: the script.
         """
-        await run_script_in(self, sql)
+        await run_script_in(self, script_statements(sql))
 
     async def commit(self) -> None:
         """Commit now; the transaction ends (leaving the ``async with`` does nothing more).
