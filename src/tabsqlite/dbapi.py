@@ -45,6 +45,7 @@ from .errors import (
     ProgrammingError,
 )
 from .runtime import Params, Result, Runtime
+from .sql_script import TRANSACTION_CONTROL, first_keyword
 from .sync_bridge import Worker, bridge
 
 __all__ = [
@@ -104,16 +105,16 @@ _CLOSED = "Cannot operate on a closed database."  # (sqlite3's words: SQLAlchemy
 _ISOLATION = (None, "", "DEFERRED", "IMMEDIATE", "EXCLUSIVE")
 # Statements that run outside the implicit transaction (they can't run inside one, or
 # begin and end transactions themselves).
-_ON_THEIR_OWN = ("BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOIN", "RELEASE", "VACUUM",
-                 "PRAGMA", "ATTACH", "DETACH")
+_ON_THEIR_OWN = TRANSACTION_CONTROL | {"VACUUM", "PRAGMA", "ATTACH", "DETACH"}
 
 
-def _first_word(sql: str) -> str:
-    text = sql.lstrip()
-    while text.startswith(("--", "/*")):  # comments before the statement
-        end = text.find("\n") if text.startswith("--") else text.find("*/")
-        text = "" if end < 0 else text[end + (1 if text.startswith("--") else 2):].lstrip()
-    return text[:8].upper()
+def _checked_isolation(value: object) -> str | None:
+    """``value`` if it is an isolation level :func:`connect` knows, else ProgrammingError."""
+    if value is not None and not isinstance(value, str):
+        raise ProgrammingError("isolation_level must be a str or None")
+    if (value.upper() if value is not None else None) not in _ISOLATION:
+        raise ProgrammingError(f"unknown isolation_level {value!r}")
+    return value
 
 
 class Connection:
@@ -128,7 +129,7 @@ class Connection:
         self._db = db
         self._worker = worker
         self._closed = False
-        self.isolation_level = isolation_level
+        self._isolation = _checked_isolation(isolation_level)
         #: ``row_factory(cursor, row)`` makes each row (``None``: tuples), as in sqlite3.
         self.row_factory: Callable[[Cursor, tuple[Any, ...]], Any] | None = None
 
@@ -146,11 +147,8 @@ class Connection:
 
     @isolation_level.setter
     def isolation_level(self, value: str | None) -> None:
-        if value is not None and not isinstance(value, str):
-            raise ProgrammingError("isolation_level must be a str or None")
-        if (value.upper() if value is not None else None) not in _ISOLATION:
-            raise ProgrammingError(f"unknown isolation_level {value!r}")
-        if value is None and getattr(self, "_isolation", "x") is not None and not self._closed:
+        value = _checked_isolation(value)
+        if value is None and self._isolation is not None and not self._closed:
             self.commit()  # (sqlite3 commits what is open when autocommit is switched on)
         self._isolation = value
 
@@ -168,7 +166,7 @@ class Connection:
     async def _execute(self, sql: str, params: Any, many: bool) -> Result:
         db = self._db
         if (self._isolation is not None and not db.in_transaction
-                and not _first_word(sql).startswith(_ON_THEIR_OWN)):
+                and first_keyword(sql) not in _ON_THEIR_OWN):
             await db.execute(f"BEGIN {self._isolation or 'DEFERRED'}")
         if many:
             return await db.execute_many(sql, params)
@@ -420,9 +418,7 @@ def connect(
     :param ignored: sqlite3's other arguments (``check_same_thread``, ``uri``,
         ``detect_types``...), accepted so code written for sqlite3 runs, and not used.
     """
-    if isolation_level is not None and (not isinstance(isolation_level, str)
-                                        or isolation_level.upper() not in _ISOLATION):
-        raise ProgrammingError(f"unknown isolation_level {isolation_level!r}")
+    _checked_isolation(isolation_level)
     worker = bridge().new_worker()
 
     async def open_it() -> Database:

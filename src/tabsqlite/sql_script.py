@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["manages_transaction", "split_statements"]
+__all__ = ["TRANSACTION_CONTROL", "first_keyword", "manages_transaction", "split_statements"]
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
-_CONTROL = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"})
+#: The first words of statements that begin or end a transaction or savepoint.
+TRANSACTION_CONTROL = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"})
+_LEADING = re.compile(r"^(\s+|--[^\n]*(\n|$)|/\*.*?(\*/|$))+", re.S)
 _TEMP = frozenset({"TEMP", "TEMPORARY"})
 
 
@@ -102,12 +104,21 @@ def split_statements(script: str) -> list[str]:
     return out
 
 
+def first_keyword(statement: str) -> str:
+    """The first word of ``statement`` after whitespace and comments, upper-cased (``""``
+    if it does not begin with a word).
+
+    :param statement: one statement.
+    """
+    leading = _LEADING.match(statement)
+    match = _WORD.match(statement, leading.end() if leading else 0)
+    return match.group().upper() if match else ""
+
+
 def manages_transaction(statement: str) -> bool:
     """True if ``statement`` begins or ends a transaction or savepoint itself (``BEGIN``,
     ``COMMIT``, ``END``, ``ROLLBACK``, ``SAVEPOINT``, ``RELEASE``).
 
     :param statement: one statement, as :func:`split_statements` gives it.
     """
-    code = re.sub(r"^(\s+|--[^\n]*(\n|$)|/\*.*?(\*/|$))+", "", statement, flags=re.S)
-    match = _WORD.match(code)
-    return match is not None and match.group().upper() in _CONTROL
+    return first_keyword(statement) in TRANSACTION_CONTROL
