@@ -31,6 +31,21 @@ T = TypeVar("T")
 Call = Callable[[], Awaitable[Any]]
 
 
+Done = Callable[[BaseException | None, Any], None]
+
+
+def _settles(future: asyncio.Future[Any] | concurrent.futures.Future[Any]) -> Done:
+    """The ``done`` of :meth:`Worker.submit` that hands the outcome to ``future``."""
+
+    def done(error: BaseException | None, result: Any) -> None:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    return done
+
+
 class Worker:
     """One task that runs a connection's calls in order (see the module's docstring).
 
@@ -39,8 +54,7 @@ class Worker:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self._queue: asyncio.Queue[tuple[Call, Callable[[BaseException | None, Any], None]]
-                                   | None] | None = None
+        self._queue: asyncio.Queue[tuple[Call, Done] | None] | None = None
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -64,7 +78,7 @@ class Worker:
             else:
                 done(None, result)
 
-    def submit(self, call: Call, done: Callable[[BaseException | None, Any], None]) -> None:
+    def submit(self, call: Call, done: Done) -> None:
         """Queue ``call`` (on :attr:`loop`'s thread); ``done(error, result)`` when it ends.
 
         :param call: makes the coroutine to run.
@@ -144,14 +158,7 @@ class ThreadBridge(Bridge):
             raise InterfaceError("a tabsqlite.dbapi call from inside tabsqlite's own event "
                                  "loop (e.g. from an SQL function) would wait for itself")
         outcome = concurrent.futures.Future[Any]()
-
-        def done(error: BaseException | None, result: Any) -> None:
-            if error is not None:
-                outcome.set_exception(error)
-            else:
-                outcome.set_result(result)
-
-        worker.loop.call_soon_threadsafe(worker.submit, call, done)
+        worker.loop.call_soon_threadsafe(worker.submit, call, _settles(outcome))
         return outcome.result()
 
     def stop(self, worker: Worker) -> None:
@@ -176,14 +183,7 @@ class PyodideBridge(Bridge):
                 "call such as pyodide.runPythonAsync; here it is not available. Use the "
                 "async API (tabsqlite.open_database) instead")
         outcome: asyncio.Future[Any] = worker.loop.create_future()
-
-        def done(error: BaseException | None, result: Any) -> None:
-            if error is not None:
-                outcome.set_exception(error)
-            else:
-                outcome.set_result(result)
-
-        worker.submit(call, done)
+        worker.submit(call, _settles(outcome))
         return run_sync(outcome)
 
     def stop(self, worker: Worker) -> None:

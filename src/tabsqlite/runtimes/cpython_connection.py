@@ -59,6 +59,11 @@ _BINDABLE = (type(None), int, float, str, bytes, bytearray, memoryview)
 _INT64 = (-(2**63), 2**63 - 1)
 
 
+def _named(key: object) -> str:
+    """A parameter as sqlite3's messages name it (``:name`` or its position)."""
+    return f":{key}" if isinstance(key, str) else str(key)
+
+
 def _bindable(params: Params) -> Params:
     """``params`` ready for sqlite3: values of the types :mod:`tabsqlite.conversions`
     converts become their TEXT (in a copy; ``params`` itself is returned when nothing
@@ -80,8 +85,8 @@ def _bindable(params: Params) -> Params:
         if isinstance(value, int):  # (bool and IntEnum too)
             if _INT64[0] <= value <= _INT64[1]:
                 continue
-            name = f":{key}" if isinstance(key, str) else str(key)
-            raise BadCallError(f"parameter {name}: Python int too large for an SQLite INTEGER")
+            raise BadCallError(
+                f"parameter {_named(key)}: Python int too large for an SQLite INTEGER")
         text = convert_value(value)
         if text is not None:
             if converted is None:
@@ -89,9 +94,8 @@ def _bindable(params: Params) -> Params:
             converted[key] = text
         elif not (isinstance(value, _BINDABLE)
                   or (kind, sqlite3.PrepareProtocol) in sqlite3.adapters):
-            name = f":{key}" if isinstance(key, str) else str(key)
-            raise BadCallError(
-                f"Error binding parameter {name}: type {kind.__name__!r} is not supported")
+            raise BadCallError(f"Error binding parameter {_named(key)}: type "
+                               f"{kind.__name__!r} is not supported")
     if converted is None:
         return params
     if isinstance(params, Mapping):
