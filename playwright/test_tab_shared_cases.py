@@ -66,8 +66,11 @@ async def case_tab(request: pytest.FixtureRequest, playwright_session: Playwrigh
         yield tab
 
 
-@pytest.mark.parametrize(("module", "case"), _case_ids(),
-                         ids=[f"{m}.{c}" for m, c in _case_ids()])
+CASE_IDS = _case_ids()
+
+
+@pytest.mark.parametrize(("module", "case"), CASE_IDS,
+                         ids=[f"{m}.{c}" for m, c in CASE_IDS])
 async def test_shared_case_in_a_tab(case_tab: BrowserTab, module: str, case: str) -> None:
     root = f"/cases/{secrets.token_hex(4)}"
     await case_tab.run(f"await cases.run_case({module!r}, {case!r}, {root!r})", timeout=120)
