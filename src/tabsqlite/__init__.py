@@ -13,7 +13,9 @@ changes made through any connection.
 from __future__ import annotations
 
 from .changes import ChangeEvent
+from .consumers import DurableConsumer
 from .database import Database, OpenContext, import_database, open_database
+from .diff_tracking import DiffContext, DiffTrigger, TableDiffTracker
 from .errors import (
     BadCallError,
     BrowserSetupError,
@@ -42,7 +44,7 @@ from .migrations import MigrationStep
 from .queries import Result, Row
 from .runtime import Connection, ConnectOptions, Hold, HoldManager, Runtime, Transport
 from .transactions import Transaction
-from .triggers import DiffContext, DiffTrigger, TableDiffTracker, TriggerManager
+from .triggers import TriggerManager
 from .watch import ChangeStream, Watch, WatchDiff
 
 __version__ = "0.1.0"
@@ -62,6 +64,7 @@ __all__ = [
     "DatabaseError",
     "DiffContext",
     "DiffTrigger",
+    "DurableConsumer",
     "Hold",
     "HoldManager",
     "HoldTakenError",

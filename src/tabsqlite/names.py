@@ -12,12 +12,15 @@ from __future__ import annotations
 import hashlib
 
 __all__ = [
+    "CONSUMER_REGISTRY_TABLE",
     "DATABASE_LOCK_PREFIX",
     "MEMORY_LOCK",
     "REGISTRY_TABLE",
     "STORAGE_PREFIX",
     "TRIGGER_PREFIX",
     "channel_name",
+    "consumer_destination",
+    "consumer_hold_name",
     "database_lock_name",
     "hold_name",
     "managed_trigger_name",
@@ -38,6 +41,8 @@ MEMORY_LOCK = "tabsqlite-memory"
 TRIGGER_PREFIX = "_tabsqlite_"
 #: The registry of persisted diff triggers.
 REGISTRY_TABLE = f"{TRIGGER_PREFIX}diff_triggers"
+#: The registry of durable diff consumers (never touched by the orphan cleanup).
+CONSUMER_REGISTRY_TABLE = f"{TRIGGER_PREFIX}durable_consumers"
 #: A diff's storage table is this + its destination (a view of that name).
 STORAGE_PREFIX = f"{TRIGGER_PREFIX}log_"
 
@@ -62,6 +67,13 @@ def presence_prefix(lock_name: str) -> str:
 def hold_name(path: str, trigger_id: str) -> str:
     """The hold guarding the managed trigger ``trigger_id`` of the database at ``path``."""
     return f"tabsqlite-hold-{scope_id(path)}-{trigger_id}"
+
+
+def consumer_hold_name(path: str, name: str) -> str:
+    """The hold a connection keeps while it consumes the durable diff ``name`` of the
+    database at ``path`` (the name hashed: it is any identifier, and becomes a file name)."""
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
+    return f"tabsqlite-consumer-{scope_id(path)}-{digest}"
 
 
 def channel_name(path: str) -> str:
@@ -94,6 +106,11 @@ def managed_trigger_name(trigger_id: str, role: str) -> str:
 def tracker_destination(trigger_id: str) -> str:
     """The diff view ``track_table_diff`` keeps for its trigger."""
     return f"{TRIGGER_PREFIX}diff_{trigger_id}"
+
+
+def consumer_destination(name: str) -> str:
+    """The diff view of the durable consumer ``name``."""
+    return f"{TRIGGER_PREFIX}consumer_{name}"
 
 
 def with_storage_views(tables: frozenset[str]) -> frozenset[str]:

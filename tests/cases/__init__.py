@@ -16,7 +16,7 @@ from typing import Any
 import tabsqlite
 
 #: The case modules, in the order they run.
-MODULES = ("values", "scripts", "migrations", "snapshots")
+MODULES = ("values", "scripts", "migrations", "snapshots", "durable")
 
 Case = Callable[["Context"], Awaitable[None]]
 

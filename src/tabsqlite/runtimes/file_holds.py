@@ -40,17 +40,23 @@ class FileHoldManager(HoldManager):
         return os.path.join(self.directory, name + ".lock")
 
     async def acquire(self, name: str) -> Hold:
+        path = self._path(name)
         os.makedirs(self.directory, exist_ok=True)
-        fd = os.open(self._path(name), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if _same_file(fd, path):
+                    return _FileHold(name, fd)
+            except BlockingIOError:
+                os.close(fd)
+                raise HoldTakenError(f"hold {name!r} is held") from None
+            except BaseException:
+                os.close(fd)
+                raise
+            # The file was unlinked (``forget``) between our open and our flock: the lock
+            # we got is on a file nobody else will open. Take the one at the path instead.
             os.close(fd)
-            raise HoldTakenError(f"hold {name!r} is held") from None
-        except BaseException:
-            os.close(fd)
-            raise
-        return _FileHold(name, fd)
 
     async def is_held(self, name: str) -> bool:
         try:
@@ -68,3 +74,12 @@ class FileHoldManager(HoldManager):
     async def forget(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path(name))
+
+
+def _same_file(fd: int, path: str) -> bool:
+    try:
+        at_path = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (mine.st_dev, mine.st_ino) == (at_path.st_dev, at_path.st_ino)
