@@ -69,6 +69,27 @@ async def cold_open(path: str, go_at: float) -> None:
         print(f"timeout {time.monotonic() - t0:.3f} {error}", flush=True)
 
 
+async def consume_durable(path: str, seed: int) -> None:
+    """Consume the durable diff ``outbox`` of ``todos`` (copying each row to ``sent``, slowly,
+    inside the transaction that clears it) until killed."""
+    import random
+
+    rng = random.Random(seed)
+    db = await tabsqlite.open_database(path)
+
+    async def on_change(ctx: tabsqlite.DiffContext) -> None:
+        for row in ctx.diff_rows():
+            await ctx.tx.execute("INSERT INTO sent(todo, consumer) VALUES (?, 'child')",
+                                 [row["id"]])
+            await asyncio.sleep(rng.uniform(0, 0.004))
+
+    consumer = await db.triggers.track_table_diff(
+        source="todos", when={"INSERT": None}, on_change=on_change, name="outbox",
+        durable=True, throttle_ms=0)
+    print("active" if consumer.active else "waiting", flush=True)
+    await asyncio.sleep(3600)
+
+
 def hold_lock(path: str, seconds: float) -> None:
     """Hold an exclusive lock with a raw sqlite3 connection for ``seconds`` (-1: forever)."""
     conn = sqlite3.connect(path, isolation_level=None)
@@ -92,6 +113,8 @@ def main() -> None:
         asyncio.run(tx_then_hang(path))
     elif mode == "cold-open":
         asyncio.run(cold_open(path, float(rest[0])))
+    elif mode == "consume-durable":
+        asyncio.run(consume_durable(path, int(rest[0])))
     elif mode == "hold-lock":
         hold_lock(path, float(rest[0]))
     else:

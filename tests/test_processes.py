@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import sqlite3
 import statistics
 import subprocess
@@ -164,3 +165,50 @@ def test_processes_migrating_at_once_apply_each_step_once(tmp_path: Any) -> None
         with contextlib.closing(sqlite3.connect(path)) as check:  # (a plain reader)
             rows = check.execute("SELECT step, count(*) FROM log GROUP BY step").fetchall()
         assert rows == [(1, 1), (2, 1), (3, 20), (4, 1)], rows
+
+
+async def test_durable_consumer_survives_a_killed_consumer_process(
+    db_path: str, child: Any
+) -> None:
+    """A child consumes the durable diff and is killed (``kill -9``) at a random moment,
+    often inside its ``on_change`` transaction; this process's waiting consumer takes over
+    and every row the writer committed reaches ``sent`` exactly once."""
+    rng = random.Random(23)
+    async with tabsqlite.open_database(db_path) as db:
+        await db.execute_script("CREATE TABLE todos(id INTEGER PRIMARY KEY, title TEXT);"
+                                "CREATE TABLE sent(todo INTEGER, consumer TEXT)")
+
+        async def on_change(ctx: tabsqlite.DiffContext) -> None:
+            for row in ctx.diff_rows():
+                await ctx.tx.execute("INSERT INTO sent(todo, consumer) VALUES (?, 'parent')",
+                                     [row["id"]])
+
+        written = 0
+        for trial in range(4):
+            victim = child("consume-durable", db_path, str(trial))
+            await victim.expect("active", 30)
+            mine = await db.triggers.track_table_diff(
+                source="todos", when={"INSERT": None}, on_change=on_change, name="outbox",
+                durable=True, throttle_ms=0)
+            assert not mine.active
+            deadline = time.monotonic() + rng.uniform(0.05, 0.6)
+            while time.monotonic() < deadline:
+                await db.execute("INSERT INTO todos(title) VALUES ('x')")
+                written += 1
+                await asyncio.sleep(rng.uniform(0, 0.005))
+            victim.proc.kill()
+            await victim.wait()
+            killed = time.monotonic()
+            await asyncio.wait_for(mine.wait_active(), 5)
+            took_over = time.monotonic() - killed
+            for _ in range(5):
+                await db.execute("INSERT INTO todos(title) VALUES ('after')")
+                written += 1
+            await mine.drain()
+            ids = [r["todo"] for r in await db.get_all("SELECT todo FROM sent ORDER BY todo")]
+            assert ids == list(range(1, written + 1)), (trial, len(ids), written)
+            assert took_over < 1.5, took_over
+            await mine.close()  # the next trial's child takes it
+        by = await db.get_all("SELECT consumer, count(*) AS n FROM sent GROUP BY consumer")
+        assert {r["consumer"] for r in by} == {"child", "parent"}, by
+        assert await db.get("PRAGMA integrity_check") == {"integrity_check": "ok"}

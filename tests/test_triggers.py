@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from typing import Any
 
 import pytest
@@ -370,3 +371,37 @@ async def test_compile_check_survives_trigger_churn(db_path: str, open_db: Any) 
         await db.execute("INSERT INTO todos(title) VALUES (?)", [f"t{i}"])
         await trigger.dispose()
     assert (await db.get("SELECT count(*) AS n FROM todos"))["n"] == 60
+
+
+async def test_file_hold_taken_on_an_unlinked_file_is_taken_again(
+    tmp_path: Any, monkeypatch: Any
+) -> None:
+    """``forget`` unlinks a hold's file; a process that opened it just before and flocks it
+    just after would hold a lock nobody else sees. acquire() notices (the file at the path
+    is another one) and locks the file at the path instead."""
+    import fcntl
+
+    from tabsqlite.runtimes import file_holds
+
+    manager = file_holds.FileHoldManager(str(tmp_path / "x.db"))
+    path = manager._path("h")
+    real_flock = fcntl.flock
+    raced = []
+
+    def flock_after_a_forget(fd: int, op: int) -> None:
+        if not raced:  # between our open and our flock, the holder forgot the file
+            raced.append(True)
+            os.unlink(path)
+        real_flock(fd, op)
+
+    monkeypatch.setattr(file_holds.fcntl, "flock", flock_after_a_forget)
+    hold = await manager.acquire("h")
+    monkeypatch.setattr(file_holds.fcntl, "flock", real_flock)
+    assert raced
+    other = file_holds.FileHoldManager(str(tmp_path / "x.db"))
+    with pytest.raises(tabsqlite.HoldTakenError):
+        await other.acquire("h")  # the file at the path is the locked one
+    assert await other.is_held("h")
+    await hold.release()
+    again = await other.acquire("h")
+    await again.release()

@@ -10,7 +10,8 @@ import { keptLocks } from "./keptlocks.mjs";
 // transaction left open, or a lock kept for the next statements), false gives it back at
 // once; `grantedAt` is the grant's performance.now().
 // `cancel()` withdraws a request not yet granted and returns undefined, or returns fn's
-// result if it ran. Options: `mode` "exclusive" (the default) or "shared"; `ifAvailable`;
+// result if it ran. `finished` settles (never rejects) once the lock is released or the
+// request ended without it. Options: `mode` "exclusive" (the default) or "shared"; `ifAvailable`;
 // `before()`, run first inside the grant, may return a promise (fn waits for it, the lock
 // held) and `letGo()`, run just before the lock goes, whenever that is: the lending VFS
 // opens the file's handles in one and closes them in the other. If `before` throws or
@@ -29,6 +30,7 @@ export function runLocked(name, timeoutMs, fn, keep, { mode = "exclusive", ifAva
     if (wanting !== null) wanting();
     timer = wanting = null;
   };
+  let finished = null; // settles once the browser has the lock back (or never gave it)
   const promise = new Promise((resolve, reject) => {
     const options = { mode };
     if (ifAvailable) {
@@ -57,7 +59,7 @@ export function runLocked(name, timeoutMs, fn, keep, { mode = "exclusive", ifAva
       else resolve(result);
       return true;
     };
-    navigator.locks.request(name, options, (lock) => {
+    finished = navigator.locks.request(name, options, (lock) => {
       const grantedAt = performance.now();
       settle();
       if (!lock) { // not available
@@ -101,6 +103,7 @@ export function runLocked(name, timeoutMs, fn, keep, { mode = "exclusive", ifAva
   });
   return {
     promise,
+    finished,
     cancel() {
       if (ran) return result;
       cancelled = true;
@@ -110,10 +113,11 @@ export function runLocked(name, timeoutMs, fn, keep, { mode = "exclusive", ifAva
   };
 }
 
-// Request the exclusive lock `name` and hold it. Returns {promise, cancel}: `promise`
-// resolves to a release function once granted, or to undefined (None in Python) if
+// Request the exclusive lock `name` and hold it. Returns {promise, cancel, released}:
+// `promise` resolves to a release function once granted, or to undefined (None in Python) if
 // `timeoutMs` passed first (or if `ifAvailable` and someone holds it). `cancel()` withdraws a
-// pending request, or releases a granted lock.
+// pending request, or releases a granted lock; `released()` waits for the browser to have it
+// back.
 export function requestLock(name, timeoutMs, ifAvailable = false) {
   let release = null;
   const request = runLocked(name, timeoutMs, () => () => release(),
@@ -123,6 +127,8 @@ export function requestLock(name, timeoutMs, ifAvailable = false) {
     cancel() {
       if (request.cancel() !== undefined) release();
     },
+    // Resolves once the lock is back with the browser (after cancel(), or a refusal).
+    released: () => request.finished,
   };
 }
 // Names of the locks held by anyone on this origin.

@@ -190,7 +190,8 @@ class DurableConsumer:
 
     def wait_in_background(self) -> None:
         """Try again every :data:`TAKEOVER_INTERVAL` seconds until this connection consumes
-        the diff (or a take-over fails for good: :meth:`wait_active` raises why)."""
+        the diff, or a take-over fails for good (the consumer closes, and :meth:`wait_active`
+        raises why)."""
         self._waiting = self._background.spawn(self._wait())
 
     async def _wait(self) -> None:
@@ -205,7 +206,9 @@ class DurableConsumer:
                 log.warning("tabsqlite: durable consumer %r cannot take over", self.name,
                             exc_info=True)
                 self._failure = error
+                self.closed = True  # for good: the name is free for a corrected call
                 self._settled.set()
+                self._on_closed(self)
                 return
 
     async def wait_active(self) -> None:

@@ -140,10 +140,11 @@ async def case_a_changed_definition_is_refused_while_rows_are_pending(ctx: Any) 
     consumer = await _consume(db, "a")
     await consumer.close()
     await db.execute("INSERT INTO todos(title) VALUES ('pending')")
-    try:
-        await db.triggers.track_table_diff(
+    try:  # (refused at the take-over: at once, or in wait_active had the hold been busy)
+        other = await db.triggers.track_table_diff(
             source="todos", when={"INSERT": None, "DELETE": None}, on_change=_sender("b"),
             name="outbox", durable=True)
+        await asyncio.wait_for(other.wait_active(), 5)
     except tabsqlite.BadCallError as error:
         assert "outbox" in str(error) and "1 pending" in str(error), error
     else:

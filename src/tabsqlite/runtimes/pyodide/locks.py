@@ -54,6 +54,10 @@ class _Lock:
     def release(self) -> None:
         self._request.cancel()
 
+    async def released(self) -> None:
+        """Wait until the browser has the lock back (a release only asks for that)."""
+        await self._request.released()
+
 
 class _KeptLock:
     """The Web Lock the shim kept for this connection's open transaction."""
@@ -75,6 +79,8 @@ class _WebLockHold(Hold):
         lock, self._lock = self._lock, None
         if lock is not None:
             lock.release()
+            # So that whoever asks next, this tab included, finds the hold free.
+            await lock.released()
 
 
 class WebLockHoldManager(HoldManager):
