@@ -19,17 +19,13 @@ import logging
 import random
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from types import TracebackType
 from typing import Any
 
-from .background import Background
-from .diff_schema import create_diff, drop_diff, resolve_shape
-from .diff_tracking import DiffContext, DiffTrigger, TableDiffTracker
+from .diff_schema import create_diff, drop_diff, resolve_shape, table_exists
+from .diff_tracking import ClosesOnExit, DiffContext, DiffServices, DiffTrigger, TableDiffTracker
 from .errors import BadCallError, BusyError, HoldTakenError
-from .feed import ChangeFeed
 from .identifiers import quote_identifier
 from .names import CONSUMER_REGISTRY_TABLE, consumer_destination, consumer_hold_name, storage_table
-from .queries import Queries
 from .runner import Runner
 from .runtime import Hold, HoldManager
 from .transactions import Transaction, TransactionContext
@@ -43,7 +39,7 @@ CONSUMERS = CONSUMER_REGISTRY_TABLE
 TAKEOVER_INTERVAL = 0.25
 
 
-class DurableConsumer:
+class DurableConsumer(ClosesOnExit):
     """A durable diff consumer: see :meth:`~.triggers.TriggerManager.track_table_diff`.
 
     Active while this connection consumes the diff (:attr:`active`); otherwise it waits in
@@ -51,11 +47,7 @@ class DurableConsumer:
     first hands over every row recorded meanwhile. :meth:`close` stops consuming and keeps
     the diff recording; :meth:`drop` removes it with its pending rows.
 
-    :param runner: where the diff is read and cleared.
-    :param feed: the change feed that says when the diff changed.
-    :param background: where the tracker and the waiting run.
-    :param holds: the hold manager of the database.
-    :param path: the database's canonical path.
+    :param services: the database's runner, feed, background tasks, holds and path.
     :param name: the consumer's name.
     :param source: the tracked table.
     :param ops: the tracked operations with their conditions (checked).
@@ -68,11 +60,7 @@ class DurableConsumer:
 
     def __init__(
         self,
-        runner: Runner,
-        feed: ChangeFeed,
-        background: Background,
-        holds: HoldManager,
-        path: str,
+        services: DiffServices,
         name: str,
         source: str,
         ops: dict[str, str | None],
@@ -82,11 +70,10 @@ class DurableConsumer:
         throttle_ms: float,
         on_closed: Callable[[DurableConsumer], None],
     ) -> None:
-        self._runner = runner
-        self._feed = feed
-        self._background = background
-        self._holds = holds
-        self._hold_name = consumer_hold_name(path, name)
+        self._services = services
+        self._runner = services.runner
+        self._holds = services.holds
+        self._hold_name = consumer_hold_name(services.path, name)
         self.name = name
         #: The diff view (``DELETE`` works through it, like any diff).
         self.destination = consumer_destination(name)
@@ -140,9 +127,9 @@ class DurableConsumer:
         self._hold = hold
         trigger = DiffTrigger(self._runner, self._holds, trigger_id, self._source,
                               self.destination, names, True, None)
-        self._tracker = TableDiffTracker(self._runner, self._feed, trigger, self._on_change,
-                                         self._throttle_ms)
-        self._tracker.start(self._background)
+        self._tracker = TableDiffTracker(self._runner, self._services.feed, trigger,
+                                         self._on_change, self._throttle_ms)
+        self._tracker.start(self._services.background)
         self._settled.set()
         return True
 
@@ -192,7 +179,7 @@ class DurableConsumer:
         """Try again every :data:`TAKEOVER_INTERVAL` seconds until this connection consumes
         the diff, or a take-over fails for good (the consumer closes, and :meth:`wait_active`
         raises why)."""
-        self._waiting = self._background.spawn(self._wait())
+        self._waiting = self._services.background.spawn(self._wait())
 
     async def _wait(self) -> None:
         while True:
@@ -268,13 +255,8 @@ class DurableConsumer:
         await self.close()
         await drop_durable_diff(self._runner, self._holds, self._hold_name, self.name)
 
-    async def __aenter__(self) -> DurableConsumer:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self) -> None:
+        """:meth:`close` (what ``async with`` ends with)."""
         await self.close()
 
 
@@ -301,7 +283,7 @@ async def drop_durable_diff(runner: Runner, holds: HoldManager, hold_name: str,
 
 
 async def _drop_named(tx: Transaction, name: str) -> bool:
-    if not await _registry_exists(tx):
+    if not await table_exists(tx, CONSUMERS):
         return False
     row = await tx.get_optional(
         f"SELECT triggers, destination FROM {CONSUMERS} WHERE name = ?", [name]
@@ -321,13 +303,6 @@ async def _ensure_registry(tx: Transaction) -> None:
     )
 
 
-async def _registry_exists(tx: Queries) -> bool:
-    row = await tx.get_optional(
-        "SELECT 1 AS ok FROM sqlite_schema WHERE type = 'table' AND name = ?", [CONSUMERS]
-    )
-    return row is not None
-
-
 async def _intact(tx: Transaction, triggers: list[str], destination: str) -> bool:
     """True if every trigger, the view and the storage table of a diff exist."""
     wanted = {*triggers, destination, storage_table(destination)}
@@ -340,10 +315,7 @@ async def _intact(tx: Transaction, triggers: list[str], destination: str) -> boo
 
 async def _pending(tx: Transaction, destination: str) -> int:
     storage = storage_table(destination)
-    exists = await tx.get_optional(
-        "SELECT 1 AS ok FROM sqlite_schema WHERE type = 'table' AND name = ?", [storage]
-    )
-    if exists is None:
+    if not await table_exists(tx, storage):
         return 0
     row = await tx.get(f"SELECT count(*) AS n FROM {quote_identifier(storage)}")
     return int(row["n"])

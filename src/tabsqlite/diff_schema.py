@@ -12,6 +12,7 @@ from typing import Any
 from .errors import BadCallError, NoSuchTableError
 from .identifiers import check_expression, quote_identifier, validate_identifier
 from .names import managed_trigger_name, storage_table
+from .queries import Queries
 from .transactions import Transaction
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "create_diff",
     "drop_diff",
     "resolve_shape",
+    "table_exists",
 ]
 
 OPERATIONS = ("INSERT", "UPDATE", "DELETE")
@@ -290,3 +292,15 @@ def _trigger_sql(name: str, op: str, condition: str | None, destination: str,
         f"INSERT INTO {quote_identifier(storage_table(destination))} ({names}) "
         f"VALUES ({row}); END"
     )
+
+
+async def table_exists(queries: Queries, name: str) -> bool:
+    """True if the database has a table ``name`` (in ``main``).
+
+    :param queries: where to look.
+    :param name: the table.
+    """
+    row = await queries.get_optional(
+        "SELECT 1 AS ok FROM sqlite_schema WHERE type = 'table' AND name = ?", [name]
+    )
+    return row is not None

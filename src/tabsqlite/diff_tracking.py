@@ -9,12 +9,13 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from .background import Background
 from .changes import SubscriptionClosed, throttled_wait
-from .diff_schema import DIFF_COLUMNS, drop_diff
+from .diff_schema import DIFF_COLUMNS, drop_diff, table_exists
 from .feed import ChangeFeed
 from .identifiers import quote_identifier
 from .names import REGISTRY_TABLE, storage_table
@@ -23,12 +24,47 @@ from .runner import Runner
 from .runtime import Hold, HoldManager
 from .transactions import Transaction, TransactionContext
 
-__all__ = ["DiffContext", "DiffTrigger", "TableDiffTracker", "drop_registered",
-           "registry_exists"]
+__all__ = ["ClosesOnExit", "DiffContext", "DiffServices", "DiffTrigger", "TableDiffTracker",
+           "drop_registered", "registry_exists"]
 
 log = logging.getLogger("tabsqlite")
 
 REGISTRY = REGISTRY_TABLE
+
+
+@dataclass(frozen=True, slots=True)
+class DiffServices:
+    """What the diff triggers, trackers and consumers of one database work with.
+
+    :param runner: where their statements run.
+    :param feed: the change feed trackers listen to.
+    :param background: where trackers, waiting consumers and the cleanup run.
+    :param holds: the database's hold manager.
+    :param path: the database's canonical path (hold names are scoped to it).
+    """
+
+    runner: Runner
+    feed: ChangeFeed
+    background: Background
+    holds: HoldManager
+    path: str
+
+
+class ClosesOnExit:
+    """``async with`` gives the object and ends with its :meth:`aclose`."""
+
+    async def aclose(self) -> None:
+        """What leaving the ``async with`` block does."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
 
 class DiffContext:
@@ -85,7 +121,7 @@ class DiffContext:
         return await self.tx.get_all(full, params)
 
 
-class DiffTrigger:
+class DiffTrigger(ClosesOnExit):
     """A managed diff trigger; :meth:`dispose` drops its triggers, view and table.
 
     Made by :meth:`TriggerManager.create_diff_trigger`:
@@ -145,13 +181,8 @@ class DiffTrigger:
             await hold.release()
             await self._holds.forget(hold.name)
 
-    async def __aenter__(self) -> DiffTrigger:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self) -> None:
+        """:meth:`dispose` (what ``async with`` ends with)."""
         await self.dispose()
 
 
@@ -175,13 +206,10 @@ async def registry_exists(tx: Queries) -> bool:
 
     :param tx: where to look.
     """
-    row = await tx.get_optional(
-        "SELECT 1 AS ok FROM sqlite_schema WHERE type = 'table' AND name = ?", [REGISTRY]
-    )
-    return row is not None
+    return await table_exists(tx, REGISTRY)
 
 
-class TableDiffTracker:
+class TableDiffTracker(ClosesOnExit):
     """Calls ``on_change(ctx)`` with pending diffs after relevant commits; see
     :meth:`TriggerManager.track_table_diff`. Stop it with :meth:`close`.
 
@@ -260,11 +288,6 @@ class TableDiffTracker:
         await self.stop()
         await self.trigger.dispose()
 
-    async def __aenter__(self) -> TableDiffTracker:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def aclose(self) -> None:
+        """:meth:`close` (what ``async with`` ends with)."""
         await self.close()

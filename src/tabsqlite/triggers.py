@@ -21,6 +21,7 @@ from .consumers import DurableConsumer, drop_durable_diff
 from .diff_schema import When, check_columns, check_when, create_diff, resolve_shape
 from .diff_tracking import (
     DiffContext,
+    DiffServices,
     DiffTrigger,
     TableDiffTracker,
     drop_registered,
@@ -63,6 +64,7 @@ class TriggerManager:
         shared: bool,
         cleanup_interval: float = 60.0,
     ) -> None:
+        self._services = DiffServices(runner, feed, background, holds, path)
         self._runner = runner
         self._feed = feed
         self._background = background
@@ -283,9 +285,8 @@ class TriggerManager:
         if any(c.name == name for c in self._consumers):
             raise BadCallError(f"this connection already has a durable consumer {name!r}")
         consumer = DurableConsumer(
-            self._runner, self._feed, self._background, self._holds, self._path, name,
-            source, check_when(when), columns, id_column, on_change, throttle_ms,
-            self._consumers.discard,
+            self._services, name, source, check_when(when), columns, id_column, on_change,
+            throttle_ms, self._consumers.discard,
         )
         self._consumers.add(consumer)
         try:
