@@ -134,7 +134,7 @@ def check_columns(columns: object) -> None:
 class DiffShape:
     """What a diff records, resolved against the source table's columns.
 
-    :param source: the tracked table.
+    :param source: the tracked table, spelled as the schema spells it.
     :param ops: the tracked operations, each with its WHEN condition or ``None``.
     :param tracked: the recorded columns, spelled as the table spells them.
     :param id_ref: the column recorded as ``id`` (or ``"rowid"``).
@@ -187,7 +187,7 @@ async def resolve_shape(tx: Transaction, source: str, ops: dict[str, str | None]
         )
     rowid = id_column.lower() in ("rowid", "oid", "_rowid_") and id_column.lower() not in lower
     id_ref = "rowid" if rowid else _column(lower, id_column)
-    return DiffShape(source, ops, tracked, id_ref, names[0])
+    return DiffShape(str(exists["name"]), ops, tracked, id_ref, names[0])
 
 
 async def create_diff(tx: Transaction, trigger_id: str, destination: str, shape: DiffShape,

@@ -51,7 +51,9 @@ async def case_pending_diff_survives_every_connection_closing(ctx: Any) -> None:
     b = await ctx.open(path)  # the only connection: its open-time orphan cleanup ran
     await b.execute("INSERT INTO todos(title) VALUES ('three')")
     assert (await b.get("SELECT count(*) AS n FROM _tabsqlite_consumer_outbox"))["n"] == 2
-    consumer = await _consume(b, "b")
+    consumer = await b.triggers.track_table_diff(  # the same table, spelled otherwise
+        source="TODOS", when={"insert": None}, on_change=_sender("b"), name="outbox",
+        durable=True)
     await consumer.drain()
     assert await _sent(b) == [(1, "a"), (2, "b"), (3, "b")]
     await b.triggers.cleanup_orphans()
