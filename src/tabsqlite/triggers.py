@@ -211,6 +211,14 @@ class TriggerManager:
         durable: Literal[True],
     ) -> DurableConsumer: ...
 
+    @overload
+    async def track_table_diff(
+        self, *, source: str, when: When, on_change: Callable[[DiffContext], Awaitable[Any]],
+        columns: Sequence[str] | None = None, id_column: str = "id",
+        persisted: bool | None = None, throttle_ms: float = 30, name: str | None = None,
+        durable: bool = False,
+    ) -> TableDiffTracker | DurableConsumer: ...
+
     async def track_table_diff(
         self,
         *,
