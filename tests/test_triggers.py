@@ -325,7 +325,7 @@ async def test_when_with_sql_error_leaves_nothing_behind(db: tabsqlite.Database)
         await db.triggers.create_diff_trigger(source="todos", destination="d",
                                               when={"INSERT": "NEW.nope = 1 -- comment"})
     assert await db.get_optional("SELECT name FROM sqlite_schema WHERE name = 'd'") is None
-    assert not await db.triggers._holds.is_held("anything")
+    assert not await db.triggers._services.holds.is_held("anything")
 
 
 async def test_missing_source_and_column(db: tabsqlite.Database) -> None:

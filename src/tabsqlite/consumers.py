@@ -26,8 +26,7 @@ from .diff_tracking import ClosesOnExit, DiffContext, DiffServices, DiffTrigger,
 from .errors import BadCallError, BusyError, HoldTakenError
 from .identifiers import quote_identifier
 from .names import CONSUMER_REGISTRY_TABLE, consumer_destination, consumer_hold_name, storage_table
-from .runner import Runner
-from .runtime import Hold, HoldManager
+from .runtime import Hold
 from .transactions import Transaction, TransactionContext
 
 __all__ = ["TAKEOVER_INTERVAL", "DurableConsumer", "drop_durable_diff"]
@@ -71,9 +70,6 @@ class DurableConsumer(ClosesOnExit):
         on_closed: Callable[[DurableConsumer], None],
     ) -> None:
         self._services = services
-        self._runner = services.runner
-        self._holds = services.holds
-        self._hold_name = consumer_hold_name(services.path, name)
         self.name = name
         #: The diff view (``DELETE`` works through it, like any diff).
         self.destination = consumer_destination(name)
@@ -114,22 +110,23 @@ class DurableConsumer(ClosesOnExit):
     async def try_take_over(self) -> bool:
         """Consume the diff now if nobody else does (creating or repairing it); return
         False if another connection has it. Used by ``track_table_diff`` and the waiting."""
+        services = self._services
         try:
-            hold = await self._holds.acquire(self._hold_name)
+            hold = await services.holds.acquire(consumer_hold_name(services.path, self.name))
         except HoldTakenError:
             return False
         try:
-            async with TransactionContext(self._runner, write=True) as tx:
+            async with TransactionContext(services.runner, write=True) as tx:
                 trigger_id, names = await self._take_over(tx)
         except BaseException:
             await hold.release()
             raise
         self._hold = hold
-        trigger = DiffTrigger(self._runner, self._holds, trigger_id, self._source,
+        trigger = DiffTrigger(services.runner, services.holds, trigger_id, self._source,
                               self.destination, names, True, None)
-        self._tracker = TableDiffTracker(self._runner, self._services.feed, trigger,
+        self._tracker = TableDiffTracker(services.runner, services.feed, trigger,
                                          self._on_change, self._throttle_ms)
-        self._tracker.start(self._services.background)
+        self._tracker.start(services.background)
         self._settled.set()
         return True
 
@@ -241,42 +238,40 @@ class DurableConsumer(ClosesOnExit):
             self._settled.set()
             self._on_closed(self)
 
-    async def drop(self) -> None:
-        """Remove the diff, its pending rows and its triggers, then close.
+    async def drop(self) -> bool:
+        """Close, and remove the diff with its pending rows and triggers; False if there
+        was none (dropped meanwhile by another connection).
 
         Raises :class:`HoldTakenError` if another connection consumes it.
         """
-        if self._tracker is not None:
-            await self._tracker.stop()
-            async with TransactionContext(self._runner, write=True) as tx:
-                await _drop_named(tx, self.name)
+        if self._tracker is None:
             await self.close()
-            return
+            return await drop_durable_diff(self._services, self.name)
+        await self._tracker.stop()
+        async with TransactionContext(self._services.runner, write=True) as tx:
+            dropped = await _drop_named(tx, self.name)  # still under this consumer's hold
         await self.close()
-        await drop_durable_diff(self._runner, self._holds, self._hold_name, self.name)
+        return dropped
 
     async def aclose(self) -> None:
         """:meth:`close` (what ``async with`` ends with)."""
         await self.close()
 
 
-async def drop_durable_diff(runner: Runner, holds: HoldManager, hold_name: str,
-                            name: str) -> bool:
+async def drop_durable_diff(services: DiffServices, name: str) -> bool:
     """Remove the durable diff ``name`` nobody consumes; False if there was none.
 
-    :param runner: where the statements run.
-    :param holds: the hold manager of the database.
-    :param hold_name: the consumer hold of ``name``.
+    :param services: the database's runner, holds and path.
     :param name: the consumer's name.
     """
     try:
-        hold = await holds.acquire(hold_name)
+        hold = await services.holds.acquire(consumer_hold_name(services.path, name))
     except HoldTakenError:
         raise HoldTakenError(
             f"durable consumer {name!r} is consumed by another connection; close it there"
         ) from None
     try:
-        async with TransactionContext(runner, write=True) as tx:
+        async with TransactionContext(services.runner, write=True) as tx:
             return await _drop_named(tx, name)
     finally:
         await hold.release()

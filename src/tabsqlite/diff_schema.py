@@ -19,6 +19,7 @@ __all__ = [
     "DIFF_COLUMNS",
     "DiffShape",
     "check_columns",
+    "check_diff_call",
     "check_when",
     "create_diff",
     "drop_diff",
@@ -128,6 +129,22 @@ def check_columns(columns: object) -> None:
         raise BadCallError("columns must be a list of column names or None")
     for col in columns:
         validate_identifier(col, "column")
+
+
+def check_diff_call(source: object, when: object, columns: object,
+                    id_column: object) -> dict[str, str | None]:
+    """Check the arguments every diff takes (before anything runs); the checked ``when``.
+
+    :param source: the table to track.
+    :param when: see :func:`check_when`.
+    :param columns: see :func:`check_columns`.
+    :param id_column: the column recorded as ``id``.
+    """
+    validate_identifier(source, "source")
+    ops = check_when(when)
+    validate_identifier(id_column, "id_column")
+    check_columns(columns)
+    return ops
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from typing import Any, Literal, overload
 
 from .background import Background
 from .consumers import DurableConsumer, drop_durable_diff
-from .diff_schema import When, check_columns, check_when, create_diff, resolve_shape
+from .diff_schema import When, check_diff_call, create_diff, resolve_shape
 from .diff_tracking import (
     DiffContext,
     DiffServices,
@@ -30,7 +30,7 @@ from .diff_tracking import (
 from .errors import BadCallError, HoldTakenError
 from .feed import ChangeFeed
 from .identifiers import validate_identifier
-from .names import REGISTRY_TABLE, consumer_hold_name, hold_name, tracker_destination
+from .names import REGISTRY_TABLE, hold_name, tracker_destination
 from .runner import Runner
 from .runtime import Hold, HoldManager
 from .transactions import Transaction, TransactionContext
@@ -65,11 +65,6 @@ class TriggerManager:
         cleanup_interval: float = 60.0,
     ) -> None:
         self._services = DiffServices(runner, feed, background, holds, path)
-        self._runner = runner
-        self._feed = feed
-        self._background = background
-        self._holds = holds
-        self._path = path
         self._shared = shared
         self._handles: dict[str, DiffTrigger] = {}
         self._trackers: set[TableDiffTracker] = set()
@@ -89,7 +84,7 @@ class TriggerManager:
         """Drop orphans now and schedule periodic cleanup (called by ``open_database``)."""
         await self.cleanup_orphans()
         if self._cleanup_task is None and self.default_persisted and self.cleanup_interval > 0:
-            self._cleanup_task = self._background.spawn(self._cleanup_loop())
+            self._cleanup_task = self._services.background.spawn(self._cleanup_loop())
 
     async def _cleanup_loop(self) -> None:
         while True:
@@ -101,7 +96,7 @@ class TriggerManager:
 
     async def cleanup_orphans(self) -> list[str]:
         """Drop persisted diff triggers (and tables) whose hold nobody has; return their ids."""
-        runner = self._runner
+        runner = self._services.runner
         if not self._shared or not await registry_exists(runner):
             return []
         rows = await runner.get_all(f"SELECT id, hold, destination, triggers FROM {REGISTRY}")
@@ -110,7 +105,7 @@ class TriggerManager:
             if row["id"] in self._handles:
                 continue
             try:
-                probe = await self._holds.acquire(row["hold"])
+                probe = await self._services.holds.acquire(row["hold"])
             except HoldTakenError:
                 continue
             try:
@@ -119,12 +114,12 @@ class TriggerManager:
                         f"SELECT 1 AS ok FROM {REGISTRY} WHERE id = ?", [row["id"]]
                     )
                     if still is not None:
-                        await drop_registered(tx, json.loads(row["triggers"]), row["destination"],
-                                    row["id"], True)
+                        await drop_registered(tx, json.loads(row["triggers"]),
+                                              row["destination"], row["id"], True)
                         dropped.append(row["id"])
             finally:
                 await probe.release()
-                await self._holds.forget(row["hold"])
+                await self._services.holds.forget(row["hold"])
         return dropped
 
     async def create_diff_trigger(
@@ -159,13 +154,10 @@ class TriggerManager:
         :param before_create: ``async def before_create(tx)``, run in the same transaction
             just before the triggers exist (e.g. to snapshot the table).
         """
-        runner = self._runner
+        runner = self._services.runner
         runner.check_open()
-        validate_identifier(source, "source")
         validate_identifier(destination, "destination")
-        ops = check_when(when)
-        validate_identifier(id_column, "id_column")
-        check_columns(columns)
+        ops = check_diff_call(source, when, columns, id_column)
         if persisted is None:
             persisted = self.default_persisted
         trigger_id = secrets.token_hex(6)
@@ -175,7 +167,8 @@ class TriggerManager:
                 shape = await resolve_shape(tx, source, ops, columns, id_column)
                 if persisted:
                     await self._ensure_registry(tx)
-                    hold = await self._holds.acquire(hold_name(self._path, trigger_id))
+                    hold = await self._services.holds.acquire(
+                        hold_name(self._services.path, trigger_id))
                 trigger_names = await create_diff(tx, trigger_id, destination, shape,
                                                   persisted, before_create)
                 if persisted:
@@ -188,9 +181,9 @@ class TriggerManager:
         except BaseException:
             if hold is not None:
                 await hold.release()
-                await self._holds.forget(hold.name)
+                await self._services.holds.forget(hold.name)
             raise
-        handle = DiffTrigger(runner, self._holds, trigger_id, source, destination,
+        handle = DiffTrigger(runner, self._services.holds, trigger_id, source, destination,
                              trigger_names, persisted, hold, self._forget_handle)
         self._handles[trigger_id] = handle
         return handle
@@ -269,9 +262,11 @@ class TriggerManager:
             source=source, destination=tracker_destination(trigger_id), when=when,
             columns=columns, id_column=id_column, persisted=persisted,
         )
-        tracker = TableDiffTracker(self._runner, self._feed, trigger, on_change, throttle_ms)
+        services = self._services
+        tracker = TableDiffTracker(services.runner, services.feed, trigger, on_change,
+                                   throttle_ms)
         self._trackers.add(tracker)
-        tracker.start(self._background)
+        tracker.start(services.background)
         return tracker
 
     async def _consume_durable(
@@ -286,15 +281,13 @@ class TriggerManager:
         validate_identifier(name, "name")
         if persisted is False:
             raise BadCallError("a durable consumer is always persisted (persisted=False)")
-        self._runner.check_open()
-        validate_identifier(source, "source")
-        validate_identifier(id_column, "id_column")
-        check_columns(columns)
+        self._services.runner.check_open()
+        ops = check_diff_call(source, when, columns, id_column)
         if any(c.name == name for c in self._consumers):
             raise BadCallError(f"this connection already has a durable consumer {name!r}")
         consumer = DurableConsumer(
-            self._services, name, source, check_when(when), columns, id_column, on_change,
-            throttle_ms, self._consumers.discard,
+            self._services, name, source, ops, columns, id_column, on_change, throttle_ms,
+            self._consumers.discard,
         )
         self._consumers.add(consumer)
         try:
@@ -313,13 +306,9 @@ class TriggerManager:
         """
         validate_identifier(name, "name")
         mine = next((c for c in self._consumers if c.name == name), None)
-        if mine is not None and mine.active:
-            await mine.drop()
-            return True
         if mine is not None:
-            await mine.close()
-        return await drop_durable_diff(self._runner, self._holds,
-                                       consumer_hold_name(self._path, name), name)
+            return await mine.drop()
+        return await drop_durable_diff(self._services, name)
 
     async def close(self) -> None:
         """Stop trackers and dispose of this connection's triggers (used by ``close``);
