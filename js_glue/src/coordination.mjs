@@ -158,6 +158,9 @@ export async function lockHolder(name, presencePrefix) {
 // DEAF_MS (the browser then delivers nothing here, so a flood costs this thread nothing
 // meanwhile) and opened again; "\u0000overflow" stands for all that was missed, and the
 // receiver treats it as "unknown tables changed".
+// A thread where nothing waits for changes need not wake for them: after
+// `setListening(false)` messages are only counted (no call into Python), and
+// `setListening(true)` starts handing them over again and answers how many went by.
 const MAX_BATCH = 64;
 const DEAF_MS = 250;
 const PREFIX = '{"tabsqlite"';
@@ -168,6 +171,8 @@ export function openChannel(name, onMessages) {
   let unreadable = false;
   let overflow = false;
   let scheduled = false;
+  let listening = true;
+  let missed = 0; // messages that came while not listening
   const listen = () => {
     channel = new BroadcastChannel(name);
     channel.onmessage = (event) => take(event.data);
@@ -185,7 +190,8 @@ export function openChannel(name, onMessages) {
       if (closed) return;
       deaf = false;
       listen();
-      onMessages(["\u0000overflow"]); // whatever came meanwhile is unknown
+      if (listening) onMessages(["\u0000overflow"]); // whatever came meanwhile is unknown
+      else missed += 1;
     }, DEAF_MS);
   };
   const flush = () => {
@@ -201,6 +207,10 @@ export function openChannel(name, onMessages) {
     if (out.length) onMessages(out);
   };
   const take = (data) => {
+    if (!listening) {
+      missed += 1;
+      return;
+    }
     if (typeof data !== "string" || !data.startsWith(PREFIX)) unreadable = true;
     else if (batch.length < MAX_BATCH) batch.push(data);
     else overflow = true;
@@ -220,6 +230,14 @@ export function openChannel(name, onMessages) {
       } else {
         channel.postMessage(message);
       }
+    },
+    // Hand messages over (true) or only count them (false); the count of messages that
+    // went by since the last call.
+    setListening(on) {
+      listening = !!on;
+      const went = missed;
+      missed = 0;
+      return went;
     },
     close() {
       closed = true;

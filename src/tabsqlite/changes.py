@@ -133,6 +133,11 @@ class ChangeHub:
         self._subscriptions.add(sub)
         return sub
 
+    @property
+    def has_subscriptions(self) -> bool:
+        """Whether any subscription is open (one dropped but not yet collected counts)."""
+        return len(self._subscriptions) > 0
+
     def publish(self, event: ChangeEvent) -> None:
         """Hand ``event`` to every subscription it concerns."""
         if not event.tables and not event.unknown:

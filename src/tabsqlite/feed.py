@@ -72,6 +72,10 @@ class ChangeFeed:
         self._last_message: str | None = None
         self._resend: asyncio.TimerHandle | None = None
         self._kick = asyncio.Event()
+        #: True while the transport only counts the others' messages (no subscription
+        #: here to hand them to): see :meth:`on_messages` and :meth:`subscribe`.
+        self.quiet = False
+        self._listened_again = False  # the back-stop has yet to note the version since
 
     async def start(self, open_transport: OpenTransport) -> None:
         """Join the channel and start the back-stop.
@@ -94,7 +98,24 @@ class ChangeFeed:
 
         :param tables: table names (any case).
         """
-        return self.hub.subscribe(tables)
+        sub = self.hub.subscribe(tables)
+        if self.quiet:
+            self._listen_again()
+        return sub
+
+    def _listen_again(self) -> None:
+        """A subscription came while the transport let messages go by: hear them again.
+        What went by was about commits before the subscription (which its first read
+        sees), so it is no change to report; the senders' sequences start afresh (no false
+        gap), and the back-stop notes the file's version without calling it unknown."""
+        self.quiet = False
+        missed = self.transport.set_listening(True) if self.transport is not None else 0
+        if missed:
+            self.receiver.forget_senders()
+            self._heard_any += missed
+            self._heard += 1  # (so the back-stop's read explains the version it finds)
+            self._listened_again = True
+            self._kick.set()
 
     async def close(self) -> None:
         """Stop: subscriptions end, the transport closes (call after the background tasks
@@ -170,6 +191,11 @@ class ChangeFeed:
             incoming = ChangeEvent(frozenset(), unknown=True, remote=True)
         if incoming is not None:
             self.hub.publish(incoming)
+        if not self.hub.has_subscriptions and self.transport is not None:
+            # Nothing here waits for changes: stop waking for every commit of the others
+            # (in a tab each message costs a wake-up of Python) until a subscription comes.
+            self.quiet = True
+            self.transport.set_listening(False)
 
     def _unknown_change(self) -> None:
         self.receiver.gaps += 1
@@ -209,8 +235,11 @@ class ChangeFeed:
                     if self._heard_any == before:
                         break
             kick.clear()
-            if self._versions.busy() and not kicked:
-                continue
+            if self._listened_again:  # read now, as after a message (its kick may be lost
+                self._listened_again = False  # to a timeout that fired with it)
+                kicked = True
+            if (self._versions.busy() or self.quiet) and not kicked:
+                continue  # (quiet: nobody to tell; a subscription kicks it first)
             heard = self._heard
             version = await self._versions.data_version()
             if version is None:

@@ -199,6 +199,17 @@ class Transport(ABC):
     async def close(self) -> None:
         """Stop receiving and free the channel."""
 
+    def set_listening(self, listening: bool) -> int:
+        """Hand incoming messages to ``deliver`` (``True``, the start) or let them go by
+        uncounted by the receiver (``False``: nothing on this connection waits for changes,
+        so none need waking it). A transport that cannot stop listening ignores it.
+
+        :param listening: whether to hand messages over from now on.
+        :returns: how many messages went by since the last call (0 if none, or never
+            stopped).
+        """
+        return 0
+
 
 class Hold(ABC):
     """A named hold owned by this connection."""

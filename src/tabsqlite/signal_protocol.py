@@ -112,6 +112,12 @@ class Receiver:
             return Decoded(names, unknown=True)
         return Decoded(names, unknown=False)
 
+    def forget_senders(self) -> None:
+        """Start every sender's sequence afresh: messages went by unread (nobody was
+        listening), so the next number from a sender is no gap."""
+        self._last_seq.clear()
+        self._recent.clear()
+
     def _track(self, origin: str, seq: int) -> None:
         if origin not in self._last_seq:
             if len(self._last_seq) >= _MAX_ORIGINS:

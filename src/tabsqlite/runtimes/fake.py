@@ -137,16 +137,34 @@ class _FakeConnection(Connection):
 
 
 class _Channel(TransportBase):
+    """A channel between connections of one process; like the browser's, it can stop
+    handing messages over and only count them (``set_listening``)."""
+
     def __init__(self, members: set[_Channel], deliver: Deliver) -> None:
         self._members = members
         self._deliver = deliver
+        self._listening = True
+        self._missed = 0
+        self.delivered = 0  # batches handed over (tests)
         members.add(self)
 
     async def send(self, message: str) -> None:
         loop = asyncio.get_running_loop()
         for other in list(self._members):
             if other is not self:  # delivered later, as a real channel would
-                loop.call_soon(other._deliver, [message])
+                loop.call_soon(other._take, message)
+
+    def _take(self, message: str) -> None:
+        if not self._listening:
+            self._missed += 1
+            return
+        self.delivered += 1
+        self._deliver([message])
+
+    def set_listening(self, listening: bool) -> int:
+        self._listening = listening
+        missed, self._missed = self._missed, 0
+        return missed
 
     async def close(self) -> None:
         self._members.discard(self)

@@ -26,6 +26,9 @@ class BroadcastTransport(Transport):
         if not self._closed:
             self._channel.post(message)
 
+    def set_listening(self, listening: bool) -> int:
+        return 0 if self._closed else int(self._channel.setListening(listening))
+
     async def close(self) -> None:
         if self._closed:
             return
