@@ -68,3 +68,35 @@ def test_a_failure_is_named() -> None:
     assert failure == wire.Failure("no such table: x", 1, "sqlite", True, False)
     bad = wire.decode_answer([0, "two statements", None, "programming", 0, 0])
     assert isinstance(bad, wire.Failure) and bad.code == 0
+
+
+def test_a_small_result_comes_as_tagged_text() -> None:
+    """The string form the shim gives a point select: values tagged i/r/t/n, the columns
+    and the facts as a done answer has them."""
+    S, U = "\x1e", "\x1f"
+    raw = S.join(["2", "-1", "7", "4", "0", "t", "", f"a{U}b{U}{U}c", "2",
+                  "i42", "r0.1", "t", "n", "i-9007199254740991", "rInfinity", "th\u00e9 \n",
+                  "r-2.5e-300"])
+    small = wire.parse_small_rows(raw)
+    assert small.done == wire.Done(-1, 7, 4, f"0{S}t{S}")
+    assert wire.small_columns(small.columns) == ("a", "b", "", "c")
+    assert small.rows == [(42, 0.1, "", None), (-(2**53) + 1, float("inf"), "h\u00e9 \n",
+                                               -2.5e-300)]
+    assert [type(v) for v in small.rows[0]] == [int, float, str, type(None)]
+
+
+def test_a_small_result_without_rows_or_with_one_column() -> None:
+    S = "\x1e"
+    assert wire.parse_small_rows(S.join(["2", "-1", "0", "0", "0", "", "", "x", "0"])).rows \
+        == []
+    one = wire.parse_small_rows(S.join(["2", "-1", "0", "0", "0", "", "", "", "1", "t"]))
+    assert wire.small_columns(one.columns) == ("",) and one.rows == [("",)]
+
+
+def test_a_malformed_small_result_is_refused() -> None:
+    S = "\x1e"
+    with pytest.raises(ValueError):
+        wire.parse_small_rows(S.join(["2", "-1", "0", "0", "0", "", "", "a", "1", "x1"]))
+    with pytest.raises(ValueError):  # 3 values are not 2 rows of a width
+        wire.parse_small_rows(S.join(["2", "-1", "0", "0", "0", "", "", "a", "2",
+                                      "i1", "i2", "i3"]))

@@ -11,6 +11,12 @@
 // that happens to be integral (JS has one number type), "b" is a BLOB (a Uint8Array), "i"
 // an INTEGER beyond 2^53 (a BigInt).
 // A statement run by its id may get a number instead (see compact()).
+// A small result (SMALL_ROWS values at most: a point select) whose values a string carries
+// as they are comes as a string too, cheaper for Python than an array (no to_py of nested
+// arrays, one split):
+//   "2␞rowsAffected␞lastRowid␞flags␞rollback␞writes␞ddl␞columns␞rowCount␞v␞v..."
+// with columns joined by \x1f and each value tagged: "i" INTEGER, "r" REAL (JS's shortest
+// round-trip text), "t" TEXT, "n" NULL (see smallRows()).
 //
 /** @typedef {string} DoneAnswer "1␞rowsAffected␞lastRowid␞flags␞rollback␞writes␞ddl" */
 /** @typedef {number} CompactAnswer see compact() */
@@ -25,7 +31,8 @@
  * @typedef {[ok: 0, message: string, extendedCode: number, kind: "sqlite" | "timeout" |
  *   "programming", wasInTx: boolean, inTx: boolean]} FailureAnswer
  */
-/** @typedef {DoneAnswer | CompactAnswer | RowsAnswer | FailureAnswer} Answer */
+/** @typedef {string} SmallRowsAnswer "2␞...", see smallRows() */
+/** @typedef {DoneAnswer | CompactAnswer | RowsAnswer | SmallRowsAnswer | FailureAnswer} Answer */
 /** @typedef {{promise: Promise<Answer | null>, cancel: () => Answer | undefined}} Request */
 
 export const SEP = "\x1e";
@@ -47,6 +54,34 @@ export function packed(info) {
       [...info.ddl].join(UNIT);
   }
   return info.packed;
+}
+
+const SMALL_ROWS = 16; // values a result may have to come as a SmallRowsAnswer
+
+// The tail of a SmallRowsAnswer ("columns␞rowCount␞v␞v..."), or null when the result is not
+// small or a value or column name can't go as text: a BLOB, an INTEGER beyond 2^53 or an
+// integral REAL (each has a fixup), a separator character in a text or a name.
+export function smallRows(columns, rows, fixups) {
+  if (fixups.length || rows.length * columns.length > SMALL_ROWS) return null;
+  for (const name of columns) {
+    if (name.includes(SEP) || name.includes(UNIT)) return null;
+  }
+  let out = columns.join(UNIT) + SEP + rows.length;
+  for (const row of rows) {
+    for (const v of row) {
+      if (v === undefined) {
+        out += SEP + "n";
+      } else if (typeof v === "string") {
+        if (v.includes(SEP) || v.includes(UNIT)) return null;
+        out += SEP + "t" + v;
+      } else if (typeof v === "number") {
+        out += SEP + (Number.isInteger(v) ? "i" : "r") + v;
+      } else {
+        return null;
+      }
+    }
+  }
+  return out;
 }
 
 /** @returns {FailureAnswer} */

@@ -1,7 +1,7 @@
 // Statement execution over sqlite-wasm's C API: connections, prepared statements (kept per
 // connection), binding, stepping, and the answers (answers.mjs) with the facts the
 // authorizer collected. No locking here: statement_locks.mjs decides when a statement runs.
-import { compact, failureAnswer, packed, SEP } from "./answers.mjs";
+import { compact, failureAnswer, packed, SEP, smallRows } from "./answers.mjs";
 import { VFS_NAME } from "./tabvfs.mjs";
 import { installSnapshotFunctions } from "./snapshots.mjs";
 
@@ -373,6 +373,12 @@ export function createEngine(sqlite3, { vfs, unlockAsap, interrupts }) {
       const columns = [];
       for (let i = 0, n = stmt.columnCount; i < n; i++) columns.push(capi.sqlite3_column_name(stmt.pointer, i));
       drop(conn, sql, entry);
+      const small = smallRows(columns, rows, fixups);
+      if (small !== null) {
+        const flags = (wasInTx ? 1 : 0) | (inTx ? 2 : 0) | (changed ? 4 : 0);
+        return "2" + SEP + rowsAffected + SEP + rowid + SEP + flags + SEP + packed(info) + SEP +
+          small;
+      }
       return [1, columns, rows, rowsAffected, rowid, wasInTx, inTx, changed,
               [...info.writes], [...info.ddl], info.rollback, fixups];
     } catch (e) {

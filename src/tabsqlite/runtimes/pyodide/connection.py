@@ -40,6 +40,8 @@ from .wire import (
     _value,
     decode_answer,
     parse_done,
+    parse_small_rows,
+    small_columns,
 )
 
 
@@ -135,6 +137,7 @@ class PyodideConnection(Connection):
         self._lock: _KeptLock | None = None
         self._tracker = CommitTracker()
         self._facts: dict[str, StatementInfo] = {}
+        self._columns: dict[str, tuple[str, ...]] = {}  # small answers' column names
         # A statement's key, found here by its SQL text and value types: the mask of its
         # float values times 256 plus its id in the shim (see shim.mjs; 0: none), or -1 when
         # the values can't go as plain arguments. Worker mode, the hot path: a statement run
@@ -283,6 +286,8 @@ class PyodideConnection(Connection):
                 self._keyed_facts[statement_id], raw & 4 == 4, raw & 1 == 1, in_tx
             )
             return Result((), [], ((raw >> 3) & 31) - 1, raw >> 8, committed)
+        if type(raw) is str and raw[0] == "2":  # a small result: the string form
+            return self._small_result(raw)
         if type(raw) is str:  # a statement without result columns: the string form
             done = parse_done(raw)
             in_tx = self._in_tx = bool(done.flags & 2)
@@ -313,6 +318,23 @@ class PyodideConnection(Connection):
             in_transaction=answer.in_tx,
         )
         return Result(answer.columns, answer.rows, answer.affected, answer.lastrowid, committed)
+
+    def _small_result(self, raw: str) -> Result:
+        small = parse_small_rows(raw)
+        done = small.done
+        in_tx = self._in_tx = bool(done.flags & 2)
+        info = self._facts.get(done.facts)
+        if info is None:
+            info = self._facts[done.facts] = _parse_facts(done.facts)
+        columns = self._columns.get(small.columns)
+        if columns is None:
+            columns = small_columns(small.columns)
+            if len(self._columns) < _KEYS_KEPT:
+                self._columns[small.columns] = columns
+        committed = self._tracker.statement_done(
+            info, bool(done.flags & 4), bool(done.flags & 1), in_tx
+        )
+        return Result(columns, small.rows, done.affected, done.rowid, committed)
 
     def _check_usable(self) -> None:
         if self._lost:

@@ -20,8 +20,8 @@ class Glue(Protocol):
 
     Answers are the shim's compact forms (``answers.mjs`` has their JSDoc types):
     a number or a string for a statement without result columns (:func:`.wire.parse_done`),
-    else an array that :func:`.wire.decode_answer` names (:class:`.wire.Rows`,
-    :class:`.wire.Failure`).
+    a string for a small result (:func:`.wire.parse_small_rows`), else an array that
+    :func:`.wire.decode_answer` names (:class:`.wire.Rows`, :class:`.wire.Failure`).
     """
 
     #: ``"worker"`` (Python and SQLite share a worker) or ``"main"`` (proxied calls).

@@ -124,6 +124,51 @@ def parse_done(raw: str) -> Done:
     return Done(int(affected), int(rowid), int(flags), facts)
 
 
+def _small_value(text: str) -> Any:
+    tag = text[0]
+    if tag == "t":
+        return text[1:]
+    if tag == "i":
+        return int(text[1:])
+    if tag == "r":
+        return float(text[1:])
+    if tag == "n":
+        return None
+    raise ValueError(f"not a tagged value: {text[:20]!r}")
+
+
+class SmallRows(NamedTuple):
+    """The string answer of a small result (see ``answers.mjs``, ``smallRows``)."""
+
+    done: Done
+    #: The columns, joined by \x1f as they came (:func:`small_columns` splits them).
+    columns: str
+    rows: list[tuple[Any, ...]]
+
+
+def parse_small_rows(raw: str) -> SmallRows:
+    """``"2␞affected␞rowid␞flags␞rollback␞writes␞ddl␞columns␞rowCount␞v␞v..."``: a small
+    result with its values tagged ``i`` (INTEGER), ``r`` (REAL), ``t`` (TEXT), ``n`` (NULL)."""
+    parts = raw.split(_SEP)
+    facts = parts[4] + _SEP + parts[5] + _SEP + parts[6]
+    columns = parts[7]
+    count = int(parts[8])
+    values = [_small_value(v) for v in parts[9:]]
+    width = len(values) // count if count else 0
+    if width * count != len(values):
+        raise ValueError(f"{len(values)} values do not make {count} rows")
+    if count <= 1:
+        rows = [tuple(values)] if count else []
+    else:
+        rows = [tuple(values[i:i + width]) for i in range(0, len(values), width)]
+    return SmallRows(Done(int(parts[1]), int(parts[2]), int(parts[3]), facts), columns, rows)
+
+
+def small_columns(columns: str) -> tuple[str, ...]:
+    """The column names of a :class:`SmallRows` answer."""
+    return tuple(columns.split(_UNIT))
+
+
 class Failure(NamedTuple):
     """The answer of a statement that failed: ``[0, message, code, kind, wasInTx, inTx]``."""
 
