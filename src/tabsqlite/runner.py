@@ -130,24 +130,22 @@ class Runner(Queries):
             if self.conn.in_transaction:
                 await self.settle_foreign_transaction()
             left = None if limit is None else remaining(limit)
-            return await self._plain(sql, params, many, left)
+            try:  # (a statement outside write_transaction/read_transaction)
+                return await self.raw(sql, params, many, left)
+            finally:
+                self._note_manual_owner()
         finally:
             self.lock.release()
 
-    async def _plain(
-        self, sql: str, params: Params, many: bool, timeout: float | None
-    ) -> Result:
-        """A statement outside ``write_transaction``/``read_transaction`` (lock held). One
-        that leaves a transaction open (``BEGIN``) makes its task that transaction's owner:
-        only that task's plain statements run in it until it ends."""
-        try:
-            return await self.raw(sql, params, many, timeout)
-        finally:
-            if self.conn.in_transaction:
-                if self._manual_owner is None:
-                    self._manual_owner = asyncio.current_task()
-            else:
-                self._manual_owner = None
+    def _note_manual_owner(self) -> None:
+        """After a statement outside ``write_transaction``/``read_transaction`` (lock held):
+        one that left a transaction open (``BEGIN``) makes its task that transaction's
+        owner, so only that task's plain statements run in it until it ends."""
+        if self.conn.in_transaction:
+            if self._manual_owner is None:
+                self._manual_owner = asyncio.current_task()
+        else:
+            self._manual_owner = None
 
     async def settle_foreign_transaction(self) -> None:
         """The guard before a statement outside a ``Transaction`` (lock held, connection
