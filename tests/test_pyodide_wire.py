@@ -79,7 +79,7 @@ def test_a_small_result_comes_as_tagged_text() -> None:
                   "r-2.5e-300"])
     small = wire.parse_small_rows(raw)
     assert small.done == wire.Done(-1, 7, 4, f"0{S}t{S}")
-    assert wire.small_columns(small.columns) == ("a", "b", "", "c")
+    assert small.columns == ("a", "b", "", "c")
     assert small.rows == [(42, 0.1, "", None), (-(2**53) + 1, float("inf"), "h\u00e9 \n",
                                                -2.5e-300)]
     assert [type(v) for v in small.rows[0]] == [int, float, str, type(None)]
@@ -90,7 +90,7 @@ def test_a_small_result_without_rows_or_with_one_column() -> None:
     assert wire.parse_small_rows(S.join(["2", "-1", "0", "0", "0", "", "", "x", "0"])).rows \
         == []
     one = wire.parse_small_rows(S.join(["2", "-1", "0", "0", "0", "", "", "", "1", "t"]))
-    assert wire.small_columns(one.columns) == ("",) and one.rows == [("",)]
+    assert one.columns == ("",) and one.rows == [("",)]
 
 
 def test_a_malformed_small_result_is_refused() -> None:

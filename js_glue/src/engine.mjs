@@ -357,9 +357,11 @@ export function createEngine(sqlite3, { vfs, unlockAsap, interrupts }) {
       const changed = totalChanges(ptr) !== before;
       const rowid = lastRowid(ptr);
       const inTx = !autocommit(ptr);
+      const flags = (wasInTx ? 1 : 0) | (inTx ? 2 : 0) | (changed ? 4 : 0);
+      // The fields a string answer starts with, after its tag (answers.mjs).
+      const head = () => SEP + rowsAffected + SEP + rowid + SEP + flags + SEP + packed(info);
       if (noColumns) {
         drop(conn, sql, entry);
-        const flags = (wasInTx ? 1 : 0) | (inTx ? 2 : 0) | (changed ? 4 : 0);
         if (keyed) {
           if (entry.reported) {
             const answer = compact(rowsAffected, rowid, flags);
@@ -368,17 +370,13 @@ export function createEngine(sqlite3, { vfs, unlockAsap, interrupts }) {
             entry.reported = true;
           }
         }
-        return "1" + SEP + rowsAffected + SEP + rowid + SEP + flags + SEP + packed(info);
+        return "1" + head();
       }
       const columns = [];
       for (let i = 0, n = stmt.columnCount; i < n; i++) columns.push(capi.sqlite3_column_name(stmt.pointer, i));
       drop(conn, sql, entry);
       const small = smallRows(columns, rows, fixups);
-      if (small !== null) {
-        const flags = (wasInTx ? 1 : 0) | (inTx ? 2 : 0) | (changed ? 4 : 0);
-        return "2" + SEP + rowsAffected + SEP + rowid + SEP + flags + SEP + packed(info) + SEP +
-          small;
-      }
+      if (small !== null) return "2" + head() + SEP + small;
       return [1, columns, rows, rowsAffected, rowid, wasInTx, inTx, changed,
               [...info.writes], [...info.ddl], info.rollback, fixups];
     } catch (e) {

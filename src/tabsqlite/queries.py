@@ -66,10 +66,8 @@ class Queries(ABC):
         :param params: its values (see :meth:`execute`).
         :param timeout: seconds the call may take (see :meth:`execute`).
         """
-        result = await self._query(sql, params, False, timeout)  # (the hot path: no layer
-        if not result.rows:  # more, and only the first row made a dictionary)
-            return None
-        return dict(zip(result.columns, result.rows[0], strict=True))
+        # (the hot path: no get_all layer, and only the first row made a dictionary)
+        return (await self._query(sql, params, False, timeout)).first()
 
     async def get(self, sql: str, params: Params = (), *, timeout: float | None = None) -> Row:
         """The first row of a query; :class:`NotFoundError` if there is none.

@@ -66,6 +66,11 @@ class Result:
         columns = self.columns
         return [dict(zip(columns, row, strict=True)) for row in self.rows]
 
+    def first(self) -> dict[str, Any] | None:
+        """The first row as a dictionary keyed by column name (as :meth:`dicts` makes
+        them), or ``None`` without rows."""
+        return dict(zip(self.columns, self.rows[0], strict=True)) if self.rows else None
+
 
 def ends_transaction(sql: str) -> bool:
     """True for COMMIT/END/ROLLBACK: a runtime waits for these and never interrupts them

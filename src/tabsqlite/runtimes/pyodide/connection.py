@@ -33,6 +33,7 @@ from .locks import _KeptLock, lock_holder
 from .wire import (
     _KEYS_KEPT,
     _TEXT_LIKE,
+    Done,
     Failure,
     _parse_facts,
     _plain_reals,
@@ -41,7 +42,6 @@ from .wire import (
     decode_answer,
     parse_done,
     parse_small_rows,
-    small_columns,
 )
 
 
@@ -137,7 +137,6 @@ class PyodideConnection(Connection):
         self._lock: _KeptLock | None = None
         self._tracker = CommitTracker()
         self._facts: dict[str, StatementInfo] = {}
-        self._columns: dict[str, tuple[str, ...]] = {}  # small answers' column names
         # A statement's key, found here by its SQL text and value types: the mask of its
         # float values times 256 plus its id in the shim (see shim.mjs; 0: none), or -1 when
         # the values can't go as plain arguments. Worker mode, the hot path: a statement run
@@ -287,18 +286,13 @@ class PyodideConnection(Connection):
             )
             return Result((), [], ((raw >> 3) & 31) - 1, raw >> 8, committed)
         if type(raw) is str and raw[0] == "2":  # a small result: the string form
-            return self._small_result(raw)
+            small = parse_small_rows(raw)
+            committed = self._done(small.done)
+            return Result(small.columns, small.rows, small.done.affected, small.done.rowid,
+                          committed)
         if type(raw) is str:  # a statement without result columns: the string form
             done = parse_done(raw)
-            in_tx = self._in_tx = bool(done.flags & 2)
-            info = self._facts.get(done.facts)
-            if info is None:
-                info = self._facts[done.facts] = _parse_facts(done.facts)
-            if statement_id:
-                self._keyed_facts[statement_id] = info
-            committed = self._tracker.statement_done(
-                info, bool(done.flags & 4), bool(done.flags & 1), in_tx
-            )
+            committed = self._done(done, statement_id)
             return Result((), [], done.affected, done.rowid, committed)
         answer = decode_answer(raw.to_py())
         self._in_tx = answer.in_tx
@@ -319,22 +313,19 @@ class PyodideConnection(Connection):
         )
         return Result(answer.columns, answer.rows, answer.affected, answer.lastrowid, committed)
 
-    def _small_result(self, raw: str) -> Result:
-        small = parse_small_rows(raw)
-        done = small.done
+    def _done(self, done: Done, statement_id: int = 0) -> frozenset[str] | None:
+        """Track a string answer's transaction state and facts (parsed once per facts
+        text; remembered for ``statement_id``, whose next answers may be numbers): what it
+        committed, as :meth:`CommitTracker.statement_done` says."""
         in_tx = self._in_tx = bool(done.flags & 2)
         info = self._facts.get(done.facts)
         if info is None:
             info = self._facts[done.facts] = _parse_facts(done.facts)
-        columns = self._columns.get(small.columns)
-        if columns is None:
-            columns = small_columns(small.columns)
-            if len(self._columns) < _KEYS_KEPT:
-                self._columns[small.columns] = columns
-        committed = self._tracker.statement_done(
+        if statement_id:
+            self._keyed_facts[statement_id] = info
+        return self._tracker.statement_done(
             info, bool(done.flags & 4), bool(done.flags & 1), in_tx
         )
-        return Result(columns, small.rows, done.affected, done.rowid, committed)
 
     def _check_usable(self) -> None:
         if self._lost:

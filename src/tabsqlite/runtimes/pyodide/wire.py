@@ -141,8 +141,7 @@ class SmallRows(NamedTuple):
     """The string answer of a small result (see ``answers.mjs``, ``smallRows``)."""
 
     done: Done
-    #: The columns, joined by \x1f as they came (:func:`small_columns` splits them).
-    columns: str
+    columns: tuple[str, ...]
     rows: list[tuple[Any, ...]]
 
 
@@ -151,22 +150,14 @@ def parse_small_rows(raw: str) -> SmallRows:
     result with its values tagged ``i`` (INTEGER), ``r`` (REAL), ``t`` (TEXT), ``n`` (NULL)."""
     parts = raw.split(_SEP)
     facts = parts[4] + _SEP + parts[5] + _SEP + parts[6]
-    columns = parts[7]
+    columns = tuple(parts[7].split(_UNIT))
     count = int(parts[8])
     values = [_small_value(v) for v in parts[9:]]
-    width = len(values) // count if count else 0
+    width = len(columns)
     if width * count != len(values):
-        raise ValueError(f"{len(values)} values do not make {count} rows")
-    if count <= 1:
-        rows = [tuple(values)] if count else []
-    else:
-        rows = [tuple(values[i:i + width]) for i in range(0, len(values), width)]
+        raise ValueError(f"{len(values)} values do not make {count} rows of {width}")
+    rows = [tuple(values[i:i + width]) for i in range(0, len(values), width)]
     return SmallRows(Done(int(parts[1]), int(parts[2]), int(parts[3]), facts), columns, rows)
-
-
-def small_columns(columns: str) -> tuple[str, ...]:
-    """The column names of a :class:`SmallRows` answer."""
-    return tuple(columns.split(_UNIT))
 
 
 class Failure(NamedTuple):
