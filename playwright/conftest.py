@@ -76,9 +76,9 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 HEADERS = os.environ.get("TABSQLITE_TEST_HEADERS", "plain")
 
 #: How tabsqlite's VFS holds the files in the suite's tabs: "auto" (the default: what the
-#: browser supports, "shared" in Chromium) or "lending" (what browsers without
-#: readwrite-unsafe handles run; Chromium runs it too when told). A test that names its
-#: own ``handles`` keeps them.
+#: browser supports, "shared" in Chromium), "lending" (what browsers without
+#: readwrite-unsafe handles run; Chromium runs it too when told) or "log" (shared handles
+#: with a write-ahead log). A test that names its own ``handles`` keeps them.
 HANDLES = os.environ.get("TABSQLITE_TEST_HANDLES", "auto")
 
 
@@ -138,8 +138,8 @@ async def open_tabs(
 
     async def opener(count: int, mode: str = "worker", query: str = "",
                      base: str | None = None) -> list[Tab]:
-        if HANDLES not in ("auto", "shared", "lending"):
-            raise ValueError(f"TABSQLITE_TEST_HANDLES must be auto, shared or lending, "
+        if HANDLES not in ("auto", "shared", "lending", "log"):
+            raise ValueError(f"TABSQLITE_TEST_HANDLES must be auto, shared, lending or log, "
                              f"not {HANDLES!r}")
         if HANDLES != "auto" and "handles=" not in query:
             query += f"&handles={HANDLES}"

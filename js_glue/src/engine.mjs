@@ -40,7 +40,7 @@ function hasTrailingStatement(rest) {
 
 // `interrupts`: an Int32Array over a SharedArrayBuffer (main-thread mode, where the page
 // can write while this thread runs a statement): a call whose id is stored in it stops.
-export function createEngine(sqlite3, { vfs, unlockAsap, interrupts }) {
+export function createEngine(sqlite3, { vfs, unlockAsap, interrupts, logged = false }) {
   const capi = sqlite3.capi;
   // The raw exports for the hot integer-only calls (no argument-conversion wrapper).
   const raw = sqlite3.wasm.exports;
@@ -84,6 +84,7 @@ export function createEngine(sqlite3, { vfs, unlockAsap, interrupts }) {
     const db = new sqlite3.oo1.DB({ filename, flags: "c" });
     const onTabVfs = useVfs === VFS_NAME && path !== ":memory:";
     if (onTabVfs) db.exec("PRAGMA temp_store=MEMORY"); // (the VFS opens no temporary files)
+    if (onTabVfs && logged) db.exec("PRAGMA journal_mode=MEMORY"); // (the log is the journal)
     const conn = { db, ptr: db.pointer, cache: new Map(), collect: null, collecting: false,
                    ids: new Map(), texts: [], deadline: Infinity, expired: false, callId: 0,
                    path: onTabVfs ? path : null, lockName: null };

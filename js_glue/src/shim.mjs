@@ -17,7 +17,7 @@
 /** @typedef {import("./answers.mjs").Request} Request */
 import { createEngine, deadlineIn } from "./engine.mjs";
 import { keptLocks } from "./keptlocks.mjs";
-import { createStatementLocks } from "./statement_locks.mjs";
+import { createStatementLocks, readLockName } from "./statement_locks.mjs";
 import { chooseVfs, VFS_NAME } from "./tabvfs.mjs";
 
 // The shim of a worker over the VFS `options.vfs` / `options.handles` ask for (chooseVfs),
@@ -39,7 +39,8 @@ export async function openShim(sqlite3, { vfs: requested, handles, unlockAsap = 
 // installed; used for vfs "tabsqlite".
 export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupts = null,
                                       tabvfs = null } = {}) {
-  const engine = createEngine(sqlite3, { vfs, unlockAsap, interrupts });
+  const engine = createEngine(sqlite3, { vfs, unlockAsap, interrupts,
+                                         logged: tabvfs !== null && tabvfs.logged });
   const { capi, conns, getConn, run, errorResult, statementId, runner } = engine;
   const open = engine.open;
   const { locked, unlock } = createStatementLocks(engine, tabvfs);
@@ -150,6 +151,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
         unlock(handle);
         if (conn.lockName && ![...conns.values()].some((c) => c.lockName === conn.lockName)) {
           keptLocks.giveUp(conn.lockName); // this realm's last connection to it
+          keptLocks.giveUp(readLockName(conn.lockName));
         }
         if (conn.path !== null) tabvfs.release(conn.path);
       }
@@ -157,7 +159,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
     async deleteFiles(path) {
       if (tabvfs !== null) tabvfs.forget(path); // (its handles would keep the files)
       const removed = [];
-      for (const suffix of ["", "-journal", "-wal", "-shm"]) {
+      for (const suffix of ["", "-journal", "-log", "-wal", "-shm"]) {
         if (await removeOpfsFile(path + suffix)) removed.push(path + suffix);
       }
       return removed;
@@ -180,7 +182,8 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
     },
     // The counters of this thread's kept read locks (keptlocks.mjs), a JSON string.
     lockStats() {
-      return JSON.stringify({ ...keptLocks.stats, ...(tabvfs === null ? {} : tabvfs.stats) });
+      return JSON.stringify({ ...keptLocks.stats,
+                              ...(tabvfs === null ? {} : { ...tabvfs.stats, ...tabvfs.logStats() }) });
     },
     // How tabsqlite's VFS holds the files' handles here: "shared" or "lending" (null: not
     // installed).

@@ -2,7 +2,7 @@
 // or at once under the lock this realm keeps (keptlocks.mjs), shared for reads and
 // exclusive for writes on tabsqlite's VFS; with lending (tabvfs.mjs) the file's handles
 // are borrowed with the exclusive lock and lent back before it goes.
-import { runLocked } from "./coordination.mjs";
+import { requestLock, runLocked } from "./coordination.mjs";
 import { keptLocks, TURN } from "./keptlocks.mjs";
 
 const SQLITE_BUSY = 5;
@@ -18,6 +18,14 @@ const READ = /^\s*(SELECT\b|VALUES\b|WITH\b|PRAGMA\s+data_version\s*$)/i;
 // A read by its first word that writes the file all the same (snapshots.mjs).
 const RESTORE = "tabsqlite_restore(";
 const isRead = (sql) => READ.test(sql) && !sql.includes(RESTORE);
+// Log mode (tabvfs.mjs "log"): the lock readers share and keep, apart from the database's
+// lock, which writers take exclusively. A checkpoint takes both exclusively (write lock
+// first), so readers never wait for a writer, and nothing reads the database file while a
+// checkpoint writes it.
+export const readLockName = (lockName) => `${lockName}-read`;
+// How long a checkpoint waits for each of its locks before it gives up (to try again
+// after a later commit).
+const CHECKPOINT_WAIT_MS = 2000;
 
 // `engine`: engine.mjs's (its connections and their autocommit state); `tabvfs`:
 // tabvfs.mjs's, or null when the VFS is not installed.
@@ -51,6 +59,13 @@ export function createStatementLocks(engine, tabvfs) {
       return runLocked(lockName, timeoutMs, work, keepForTransaction(handle));
     }
     const exclusive = () => exclusiveKept(conn, handle, lockName, timeoutMs, work);
+    if (tabvfs.logged && isRead(sql) && autocommit(conn.ptr)) {
+      const readName = readLockName(lockName);
+      return whenKept(readName, () => {
+        const out = readShared(work);
+        return out !== null ? out : exclusive();
+      }, () => readLocked(handle, readName, timeoutMs, work, lockName));
+    }
     if (tabvfs.lending || !isRead(sql) || !autocommit(conn.ptr)) {
       return whenKept(lockName, () => (keptLocks.mode(lockName) === "exclusive"
         ? atOnce(conn, handle, lockName, work) : exclusive()), exclusive);
@@ -100,7 +115,38 @@ export function createStatementLocks(engine, tabvfs) {
   function atOnce(conn, handle, lockName, work) {
     const out = work();
     if (!autocommit(conn.ptr)) kept.set(handle, keptLocks.take(lockName));
+    checkpointIfDue(conn, lockName);
     return out;
+  }
+
+  // Log mode: paths whose checkpoint is under way in this realm.
+  const checkpointing = new Set();
+  // Log mode: after a write, when the log holds enough pages, copy them into the database
+  // file (tabvfs.checkpoint), asynchronously, under the write lock and then the read
+  // lock, both exclusive; given up (until the next write) if either is not had in
+  // CHECKPOINT_WAIT_MS.
+  function checkpointIfDue(conn, lockName) {
+    const path = conn.path;
+    if (!tabvfs.logged || checkpointing.has(path) || !tabvfs.checkpointDue(path)) return;
+    checkpointing.add(path);
+    (async () => {
+      const releaseWrite = await requestLock(lockName, CHECKPOINT_WAIT_MS).promise;
+      if (!releaseWrite) return;
+      try {
+        const releaseRead = await requestLock(readLockName(lockName), CHECKPOINT_WAIT_MS).promise;
+        if (!releaseRead) return;
+        try {
+          if (tabvfs.checkpointDue(path)) tabvfs.checkpoint(path);
+        } finally {
+          releaseRead();
+        }
+      } finally {
+        releaseWrite();
+      }
+    })().catch((e) => {
+      tabvfs.stats.checkpointErrors = (tabvfs.stats.checkpointErrors || 0) + 1;
+      console.warn("tabsqlite: a checkpoint failed (the log keeps its pages)", e);
+    }).finally(() => checkpointing.delete(path));
   }
 
   // A statement under the exclusive lock, requested. Afterwards the lock stays: with the
@@ -109,7 +155,12 @@ export function createStatementLocks(engine, tabvfs) {
   function exclusiveKept(conn, handle, lockName, timeoutMs, work) {
     const path = conn.path;
     const slice = tabvfs.lending ? LEND_SLICE_MS : 0;
-    return runLocked(lockName, timeoutMs, work, (release, grantedAt) => {
+    const written = tabvfs.logged ? () => {
+      const out = work();
+      checkpointIfDue(conn, lockName);
+      return out;
+    } : work;
+    return runLocked(lockName, timeoutMs, written, (release, grantedAt) => {
       if (!conns.has(handle)) return false;
       const holdUntil = grantedAt + slice;
       if (!autocommit(conn.ptr)) {
@@ -141,8 +192,9 @@ export function createStatementLocks(engine, tabvfs) {
   }
 
   // A read that requests the lock shared (kept afterwards), and again exclusively if it
-  // needs to (see readShared). {promise, cancel} as runLocked's.
-  function readLocked(handle, lockName, timeoutMs, work) {
+  // needs to (see readShared; under `writeName`, log mode's write lock, or else the same
+  // lock). {promise, cancel} as runLocked's.
+  function readLocked(handle, lockName, timeoutMs, work, writeName = lockName) {
     const start = performance.now();
     let again = false;
     let cancelled = false;
@@ -156,8 +208,8 @@ export function createStatementLocks(engine, tabvfs) {
       if (!again || cancelled) return out === null ? undefined : out;
       const left = timeoutMs < 0 ? timeoutMs : Math.max(0, timeoutMs - (performance.now() - start));
       const conn = conns.get(handle);
-      current = conn ? exclusiveKept(conn, handle, lockName, left, work)
-        : runLocked(lockName, left, work, keepForTransaction(handle));
+      current = conn ? exclusiveKept(conn, handle, writeName, left, work)
+        : runLocked(writeName, left, work, keepForTransaction(handle));
       return current.promise;
     });
     return {

@@ -30,10 +30,14 @@
 // valid and DELETE mode costs what TRUNCATE does. Temporary files live in memory (the shim
 // sets temp_store=MEMORY), so they never reach this VFS.
 
+import { CHECKPOINT_PAGES, createLog } from "./writeahead.mjs";
+
 export const VFS_NAME = "tabsqlite";
 const SECTOR = 4096;
 const JOURNAL = "-journal";
+const LOG = "-log";
 const SQLITE_LOCK_SHARED = 1;
+const SQLITE_LOCK_RESERVED = 2;
 
 // True where this browser lets several handles share a file (feature detection, once).
 export async function unsafeHandlesWork() {
@@ -72,21 +76,22 @@ export async function chooseVfs(sqlite3, requested, handles = "auto") {
   const vfs = requested || "auto";
   if (vfs !== "auto" && vfs !== VFS_NAME) return { vfs, tabvfs: null };
   const want = handles || "auto";
-  if (!["auto", "shared", "lending"].includes(want)) {
-    throw new Error(`handles must be "auto", "shared" or "lending", not ${JSON.stringify(want)}`);
+  if (!["auto", "shared", "lending", "log"].includes(want)) {
+    throw new Error('handles must be "auto", "shared", "lending" or "log", not ' +
+      JSON.stringify(want));
   }
   if (want === "lending" && syncHandlesExist()) {
     return { vfs: VFS_NAME, tabvfs: installTabVfs(sqlite3, "lending") };
   }
   if (want !== "lending" && await unsafeHandlesWork()) { // (probed once per worker)
-    return { vfs: VFS_NAME, tabvfs: installTabVfs(sqlite3, "shared") };
+    return { vfs: VFS_NAME, tabvfs: installTabVfs(sqlite3, want === "log" ? "log" : "shared") };
   }
   if (want === "auto" && syncHandlesExist()) {
     return { vfs: VFS_NAME, tabvfs: installTabVfs(sqlite3, "lending") };
   }
   if (vfs === "auto") return { vfs: "opfs", tabvfs: null };
-  throw new Error(want === "shared"
-    ? "shared handles need createSyncAccessHandle({mode: 'readwrite-unsafe'}), which this " +
+  throw new Error(want === "shared" || want === "log"
+    ? `${want} handles need createSyncAccessHandle({mode: 'readwrite-unsafe'}), which this ` +
       "browser lacks"
     : "the tabsqlite VFS needs OPFS synchronous access handles (a dedicated worker), which " +
       "this context lacks");
@@ -107,10 +112,14 @@ async function fileHandle(path) {
 export function installTabVfs(sqlite3, handles = "shared") {
   const { capi, wasm } = sqlite3;
   const lending = handles === "lending";
-  // path -> {files: {db, journal} (FileSystemFileHandles), db, journal (their access
-  // handles, null while lent), dirty: {db, journal} (written since the last flush), refs}
+  const logged = handles === "log"; // commits go to a write-ahead log (writeahead.mjs)
+  const kinds = logged ? ["db", "journal", "log"] : ["db", "journal"];
+  // path -> {files: {db, journal, log} (FileSystemFileHandles), db, journal, log (their
+  // access handles, null while lent), dirty: {db, journal} (written since the last
+  // flush), refs, wal (the log, writeahead.mjs; log mode only)}
   const files = new Map();
-  // sqlite3_file pointer -> {entry, kind ("db" or "journal"), lock}
+  // sqlite3_file pointer -> {entry, kind ("db" or "journal"), lock, tx (log mode: the
+  // transaction's pages, see dbWrite)}
   const open = new Map();
   let lastError = null;
 
@@ -120,6 +129,7 @@ export function installTabVfs(sqlite3, handles = "shared") {
   };
   // The entry and kind of the file SQLite names `name`, or null.
   const find = (name) => {
+    if (logged && name.endsWith(LOG)) return null; // (the log is ours, not SQLite's)
     if (name.endsWith(JOURNAL)) {
       const entry = files.get(name.slice(0, -JOURNAL.length));
       return entry ? { entry, kind: "journal" } : null;
@@ -154,8 +164,10 @@ export function installTabVfs(sqlite3, handles = "shared") {
     },
     xRead(pFile, pDest, n, offset64) {
       try {
-        const sah = sahOf(open.get(pFile));
+        const file = open.get(pFile);
         const dest = wasm.heap8u().subarray(Number(pDest), Number(pDest) + n);
+        if (logged && file.kind === "db") return dbRead(file, dest, Number(offset64));
+        const sah = sahOf(file);
         const got = sah.read(dest, { at: Number(offset64) });
         if (got < n) {
           dest.fill(0, got);
@@ -169,8 +181,12 @@ export function installTabVfs(sqlite3, handles = "shared") {
     xWrite(pFile, pSrc, n, offset64) {
       try {
         const file = open.get(pFile);
-        const sah = sahOf(file);
         const src = wasm.heap8u().subarray(Number(pSrc), Number(pSrc) + n);
+        if (logged && file.kind === "db") {
+          dbWrite(file, src, Number(offset64));
+          return 0;
+        }
+        const sah = sahOf(file);
         file.entry.dirty[file.kind] = true;
         return sah.write(src, { at: Number(offset64) }) === n ? 0 : capi.SQLITE_IOERR_WRITE;
       } catch (e) {
@@ -180,6 +196,12 @@ export function installTabVfs(sqlite3, handles = "shared") {
     xTruncate(pFile, size64) {
       try {
         const file = open.get(pFile);
+        if (logged && file.kind === "db") {
+          const tx = txOf(file);
+          tx.dbPages = Math.ceil(Number(size64) / tx.pageSize);
+          for (const index of tx.pages.keys()) if (index >= tx.dbPages) tx.pages.delete(index);
+          return 0;
+        }
         const sah = sahOf(file);
         file.entry.dirty[file.kind] = true;
         sah.truncate(Number(size64));
@@ -191,6 +213,7 @@ export function installTabVfs(sqlite3, handles = "shared") {
     xSync(pFile) {
       try {
         const file = open.get(pFile);
+        if (logged && file.kind === "db") return 0; // (the log was flushed at SQLITE_FCNTL_SYNC)
         if (file.entry[file.kind] === null && !file.entry.dirty[file.kind]) return 0; // lent:
         sahOf(file).flush();                     // flushed then (SQLite syncs it at close)
         file.entry.dirty[file.kind] = false;
@@ -201,7 +224,9 @@ export function installTabVfs(sqlite3, handles = "shared") {
     },
     xFileSize(pFile, pSize64) {
       try {
-        wasm.poke64(pSize64, BigInt(sahOf(open.get(pFile)).getSize()));
+        const file = open.get(pFile);
+        wasm.poke64(pSize64, BigInt(logged && file.kind === "db" ? dbSize(file)
+          : sahOf(file).getSize()));
         return 0;
       } catch (e) {
         return fail(e, capi.SQLITE_IOERR_FSTAT);
@@ -209,18 +234,41 @@ export function installTabVfs(sqlite3, handles = "shared") {
     },
     xLock(pFile, level) {
       if (level > SQLITE_LOCK_SHARED && vfs.sharedOnly) return capi.SQLITE_BUSY;
-      open.get(pFile).lock = level;
+      const file = open.get(pFile);
+      if (logged && file.kind === "db" && file.lock === 0) {
+        try { // a transaction starts: see every commit so far
+          file.entry.wal.catchUp();
+        } catch (e) {
+          return fail(e, capi.SQLITE_IOERR_LOCK);
+        }
+      }
+      file.lock = level;
       return 0;
     },
     xUnlock(pFile, level) {
-      open.get(pFile).lock = level;
+      const file = open.get(pFile);
+      if (level < SQLITE_LOCK_RESERVED) file.tx = null; // (not committed: rolled back)
+      file.lock = level;
       return 0;
     },
     xCheckReservedLock(pFile, pOut) {
       wasm.poke32(pOut, 0);
       return 0;
     },
-    xFileControl() {
+    xFileControl(pFile, op, pArg) {
+      const file = open.get(pFile);
+      if (!logged || file === undefined || file.kind !== "db") return capi.SQLITE_NOTFOUND;
+      if (op === capi.SQLITE_FCNTL_SYNC) { // the commit point (before xSync, or instead)
+        try {
+          if (file.tx !== null) file.entry.wal.commit(file.tx.pages, file.tx.dbPages,
+                                                      file.tx.pageSize);
+          file.tx = null;
+          return 0;
+        } catch (e) {
+          return fail(e, capi.SQLITE_IOERR_FSYNC);
+        }
+      }
+      if (op === capi.SQLITE_FCNTL_PRAGMA) return journalPragma(pArg);
       return capi.SQLITE_NOTFOUND;
     },
     xSectorSize() {
@@ -230,6 +278,113 @@ export function installTabVfs(sqlite3, handles = "shared") {
       return capi.SQLITE_IOCAP_UNDELETABLE_WHEN_OPEN;
     },
   };
+  // Log mode: the database file as SQLite sees it is the file, under the log's newest
+  // committed pages (this tab's view, writeahead.mjs), under the open transaction's pages.
+
+  // The page size of `file`'s database: the log's, else the file header's, else `n` (a
+  // first write's size), else 0 (unknown: an empty database nothing was written to).
+  function pageSizeOf(file, n = 0) {
+    const wal = file.entry.wal;
+    if (wal.pageSize) return wal.pageSize;
+    const two = new Uint8Array(2);
+    if (sahOf(file).read(two, { at: 16 }) === 2) {
+      const size = (two[0] << 8) | two[1];
+      if (size === 1) return 65536;
+      if (size >= 512) return size;
+    }
+    return n >= 512 && (n & (n - 1)) === 0 ? n : 0;
+  }
+  // The database's size in bytes as `file` sees it.
+  function dbSize(file) {
+    if (file.tx !== null) return file.tx.dbPages * file.tx.pageSize;
+    const wal = file.entry.wal;
+    return wal.dbPages !== null ? wal.dbPages * wal.pageSize : sahOf(file).getSize();
+  }
+  // `file`'s open transaction (begun now if none): {pages: page index -> bytes, dbPages,
+  // pageSize}; `n`: the size of the write that begins it.
+  function txOf(file, n = 0) {
+    if (file.tx !== null) return file.tx;
+    const pageSize = pageSizeOf(file, n);
+    if (!pageSize) throw new Error("tabsqlite VFS: a write before the page size is known");
+    const size = dbSize(file);
+    file.tx = { pages: new Map(), dbPages: Math.ceil(size / pageSize), pageSize };
+    return file.tx;
+  }
+  // Read `dest` from `offset` of the database as `file` sees it: 0, or a short read.
+  function dbRead(file, dest, offset) {
+    const wal = file.entry.wal;
+    const pageSize = file.tx !== null ? file.tx.pageSize : wal.pageSize;
+    if (!pageSize) { // nothing logged: the file itself
+      const got = sahOf(file).read(dest, { at: offset });
+      if (got === dest.length) return 0;
+      dest.fill(0, got);
+      return capi.SQLITE_IOERR_SHORT_READ;
+    }
+    const size = dbSize(file);
+    let done = 0;
+    while (done < dest.length) {
+      const at = offset + done;
+      if (at >= size) {
+        dest.fill(0, done);
+        return capi.SQLITE_IOERR_SHORT_READ;
+      }
+      const index = Math.floor(at / pageSize);
+      const within = at - index * pageSize;
+      const n = Math.min(dest.length - done, pageSize - within, size - at);
+      const part = dest.subarray(done, done + n);
+      const pending = file.tx === null ? undefined : file.tx.pages.get(index);
+      if (pending !== undefined) {
+        part.set(pending.subarray(within, within + n));
+      } else if (wal.has(index)) {
+        wal.read(index, part, within);
+      } else {
+        const got = sahOf(file).read(part, { at });
+        if (got < n) part.fill(0, got);
+      }
+      done += n;
+    }
+    return 0;
+  }
+  // Write `src` at `offset` into `file`'s transaction (whole pages: SQLite writes those).
+  function dbWrite(file, src, offset) {
+    const tx = txOf(file, src.length);
+    const { pageSize } = tx;
+    if (src.length !== pageSize && src.length >= 512 && (src.length & (src.length - 1)) === 0 &&
+        offset % src.length === 0) {
+      throw new Error(`tabsqlite VFS: a page of ${src.length} bytes where the database's ` +
+        `are ${pageSize} (a page size change needs handles other than "log")`);
+    }
+    let done = 0;
+    while (done < src.length) {
+      const at = offset + done;
+      const index = Math.floor(at / pageSize);
+      const within = at - index * pageSize;
+      const n = Math.min(src.length - done, pageSize - within);
+      let page = tx.pages.get(index);
+      if (page === undefined) {
+        page = new Uint8Array(pageSize);
+        if (n < pageSize) dbRead(file, page, index * pageSize); // (zeros past the end)
+      }
+      page.set(src.subarray(done, done + n), within);
+      tx.pages.set(index, page);
+      if (index + 1 > tx.dbPages) tx.dbPages = index + 1;
+      done += n;
+    }
+  }
+  // SQLITE_FCNTL_PRAGMA: SQLite keeps its rollback journal in memory in log mode (the
+  // log is the journal; the engine sets journal_mode=MEMORY at open), so a journal_mode
+  // set to anything else is answered "memory" and not done. Any other pragma is SQLite's.
+  function journalPragma(pArg) {
+    const at = (i) => wasm.peekPtr(wasm.ptr.add(pArg, i * wasm.ptr.size));
+    const name = at(1) ? wasm.cstrToJs(at(1)).toLowerCase() : "";
+    const value = at(2) ? wasm.cstrToJs(at(2)).toLowerCase() : null;
+    if (name !== "journal_mode" || value === null || value === "memory") {
+      return capi.SQLITE_NOTFOUND;
+    }
+    wasm.pokePtr(pArg, wasm.allocCString("memory"));
+    return 0;
+  }
+
   const ioMethods = new capi.sqlite3_io_methods();
   ioMethods.$iVersion = 1;
 
@@ -242,7 +397,7 @@ export function installTabVfs(sqlite3, handles = "shared") {
         return fail(new Error(`tabsqlite VFS: no prepared handle for '${name}' ` +
           "(temporary files must stay in memory)"), capi.SQLITE_CANTOPEN);
       }
-      open.set(pFile, { entry: found.entry, kind: found.kind, lock: 0 });
+      open.set(pFile, { entry: found.entry, kind: found.kind, lock: 0, tx: null });
       const file = new capi.sqlite3_file(pFile);
       file.$pMethods = ioMethods.pointer;
       file.dispose();
@@ -314,7 +469,7 @@ export function installTabVfs(sqlite3, handles = "shared") {
 
   // Close the access handles of an entry (flushing what was written since the last flush).
   function closeHandles(entry) {
-    for (const kind of ["db", "journal"]) {
+    for (const kind of kinds) {
       const sah = entry[kind];
       if (sah === null) continue;
       entry[kind] = null;
@@ -344,16 +499,15 @@ export function installTabVfs(sqlite3, handles = "shared") {
     }
   }
 
-  // The access handles of an entry's two files, opened side by side: {db, journal}.
+  // The access handles of an entry's files, opened side by side: {db, journal(, log)}.
   async function openHandles(entry, waitMs = BORROW_WAIT_MS) {
     const deadline = performance.now() + waitMs;
-    const [db, journal] = await Promise.allSettled([accessHandle(entry.files.db, deadline),
-                                                    accessHandle(entry.files.journal, deadline)]);
-    if (db.status === "fulfilled" && journal.status === "fulfilled") {
-      return { db: db.value, journal: journal.value };
-    }
-    for (const one of [db, journal]) if (one.status === "fulfilled") one.value.close();
-    throw db.status === "rejected" ? db.reason : journal.reason;
+    const all = await Promise.allSettled(kinds.map((kind) => accessHandle(entry.files[kind],
+                                                                          deadline)));
+    const failed = all.find((one) => one.status === "rejected");
+    if (failed === undefined) return Object.fromEntries(kinds.map((kind, i) => [kind, all[i].value]));
+    for (const one of all) if (one.status === "fulfilled") one.value.close();
+    throw failed.reason;
   }
 
   // Close every handle of `path` now (before its files are removed).
@@ -366,13 +520,37 @@ export function installTabVfs(sqlite3, handles = "shared") {
 
   // Counters for tests and benchmarks: handles borrowed (and the milliseconds that took in
   // all) and lent, and tries again.
-  const stats = { borrowed: 0, borrowMs: 0, lent: 0, borrowRetries: 0 };
+  const stats = { borrowed: 0, borrowMs: 0, lent: 0, borrowRetries: 0, checkpointErrors: 0 };
+
+  // Log mode: {commits, framesWritten, catchUps, framesRead, checkpoints, resets} of the
+  // logs of this worker's open databases, added up.
+  function logStats() {
+    const sum = { commits: 0, framesWritten: 0, catchUps: 0, framesRead: 0, checkpoints: 0,
+                  resets: 0 };
+    for (const entry of files.values()) {
+      if (entry.wal !== null) for (const key of Object.keys(sum)) sum[key] += entry.wal.stats[key];
+    }
+    return sum;
+  }
 
   const vfs = {
     name: VFS_NAME,
-    handles, // "shared" or "lending"
+    handles, // "shared", "lending" or "log"
     lending,
+    logged,
     stats,
+    logStats,
+    // Log mode: whether `path`'s log holds enough pages for a checkpoint to be due.
+    checkpointDue(path) {
+      const entry = files.get(path);
+      return logged && entry !== undefined && entry.wal.frames >= CHECKPOINT_PAGES;
+    },
+    // Log mode: copy `path`'s log into its database file and empty the log; the caller
+    // holds the database's write lock and its read lock, both exclusively.
+    checkpoint(path) {
+      const entry = files.get(path);
+      if (entry !== undefined && entry.wal !== null) entry.wal.checkpoint();
+    },
     // True while the Web Lock is held shared only (a read, see statement_locks.mjs): SQLite
     // may not go past a shared lock then; asking for more gets SQLITE_BUSY.
     sharedOnly: false,
@@ -384,10 +562,12 @@ export function installTabVfs(sqlite3, handles = "shared") {
         entry.refs += 1;
         return;
       }
-      const [db, journal] = await Promise.all([fileHandle(path), fileHandle(path + JOURNAL)]);
-      const made = { path, files: { db, journal }, db: null, journal: null,
-                     dirty: { db: false, journal: false }, refs: 1 };
+      const [db, journal, log] = await Promise.all([fileHandle(path), fileHandle(path + JOURNAL),
+                                                    logged ? fileHandle(path + LOG) : null]);
+      const made = { path, files: { db, journal, log }, db: null, journal: null, log: null,
+                     dirty: { db: false, journal: false }, refs: 1, wal: null };
       if (!lending) Object.assign(made, await openHandles(made));
+      if (logged) made.wal = createLog(made.log, made.db);
       if (files.has(path)) { // prepared meanwhile by another open in this worker
         closeHandles(made);
         files.get(path).refs += 1;
@@ -411,8 +591,7 @@ export function installTabVfs(sqlite3, handles = "shared") {
       return openHandles(entry, waitMs).then((opened) => {
         stats.borrowMs += performance.now() - started;
         if (entry.db !== null || files.get(path) !== entry) { // opened meanwhile, or forgotten
-          opened.db.close();
-          opened.journal.close();
+          for (const kind of kinds) opened[kind].close();
           return;
         }
         Object.assign(entry, opened);

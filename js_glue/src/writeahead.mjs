@@ -1,0 +1,233 @@
+// The write-ahead log of tabsqlite's VFS in "log" mode (tabvfs.mjs): a commit appends its
+// pages to a log file beside the database instead of writing the database file, so a tab
+// reading never waits for a tab committing. Every tab keeps "readwrite-unsafe" handles on
+// the log and the database (Chromium).
+//
+// Who may do what is decided by two Web Locks (statement_locks.mjs):
+//   the write lock (the database's lock), exclusive: one writer appends at a time;
+//   the read lock, shared by readers and kept between reads; taken exclusively (together
+//   with the write lock) only by a checkpoint, which copies the log's pages into the
+//   database file and empties the log. A reader therefore never sees the database file
+//   change under it, and the log only grows while anyone reads.
+//
+// The log: a HEADER (magic, version, salt, page size), then frames. A page frame is a
+// FRAME-byte head (kind PAGE, page index, salt, 0, checksum a, b) and the page; a commit
+// frame is a head alone (kind COMMIT, the database's size in pages). The checksums run
+// on from the header's salt through every frame (head and page), so a frame counts only
+// if everything before it does; a commit frame makes the pages before it visible.
+// A torn append (a tab that died or lost power mid-commit) has no valid commit frame:
+// nobody ever sees it, and the next writer writes over it. A new salt (a checkpoint's
+// reset) makes every older frame invalid.
+//
+// Each tab's view: an overlay (page index -> where the page's newest committed copy sits
+// in the log) and the offset up to which it has read the log. catchUp() runs when SQLite
+// takes its shared lock (the start of every read and write transaction): one getSize()
+// and a header read when nothing is new.
+
+const MAGIC = 0x54534c47; // "TSLG"
+const VERSION = 1;
+const HEADER = 32;
+const FRAME = 24;
+const PAGE = 1;
+const COMMIT = 2;
+// A checkpoint is due once the log holds this many page frames.
+export const CHECKPOINT_PAGES = 1000;
+
+// Run the checksum (a, b in `sums`) over `words` (an even count of 32-bit words).
+function runSums(sums, words) {
+  let a = sums[0];
+  let b = sums[1];
+  for (let i = 0; i < words.length; i += 2) {
+    a = (a + words[i] + b) >>> 0;
+    b = (b + words[i + 1] + a) >>> 0;
+  }
+  sums[0] = a;
+  sums[1] = b;
+}
+
+const words = (bytes) => new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
+
+// The log over its access handle `sah` (the database's is `db`, for checkpoints).
+export function createLog(sah, db) {
+  let salt = 0; // 0: no log read yet (or none written)
+  let pageSize = 0;
+  let applied = 0; // the end of the last commit applied to the overlay
+  const sums = new Uint32Array(2);
+  const overlay = new Map(); // page index -> offset of its newest committed copy
+  let dbPages = null; // the database's size in pages after the last commit, or null
+  let frames = 0; // page frames in the log
+  const head = new Uint8Array(HEADER);
+  const headView = new DataView(head.buffer);
+  const stats = { commits: 0, framesWritten: 0, catchUps: 0, framesRead: 0, checkpoints: 0,
+                  resets: 0 };
+
+  // Forget the view: the log (re)starts with `newSalt` and `size`.
+  function restart(newSalt, size) {
+    salt = newSalt;
+    pageSize = size;
+    applied = HEADER;
+    overlay.clear();
+    dbPages = null;
+    frames = 0;
+    sums[0] = newSalt;
+    sums[1] = size;
+  }
+
+  // Read the header: {salt, pageSize}, or null (no valid header yet).
+  function readHeader() {
+    if (sah.read(head, { at: 0 }) < HEADER) return null;
+    if (headView.getUint32(0, true) !== MAGIC || headView.getUint32(4, true) !== VERSION) {
+      return null;
+    }
+    return { salt: headView.getUint32(8, true), pageSize: headView.getUint32(12, true) };
+  }
+
+  function writeHeader(newSalt, size) {
+    head.fill(0);
+    headView.setUint32(0, MAGIC, true);
+    headView.setUint32(4, VERSION, true);
+    headView.setUint32(8, newSalt, true);
+    headView.setUint32(12, size, true);
+    sah.write(head, { at: 0 });
+  }
+
+  const newSalt = () => 1 + Math.floor(Math.random() * 0xfffffffe);
+
+  // Bring the overlay up to the log's last valid commit.
+  function catchUp() {
+    stats.catchUps += 1;
+    const header = readHeader();
+    if (header === null) {
+      if (salt !== 0) restart(0, 0);
+      return;
+    }
+    if (header.salt !== salt || header.pageSize !== pageSize) restart(header.salt, header.pageSize);
+    const size = sah.getSize();
+    if (size <= applied || pageSize === 0) return;
+    const base = applied;
+    const bytes = new Uint8Array(size - base);
+    const got = sah.read(bytes, { at: base });
+    const view = new DataView(bytes.buffer);
+    const run = Uint32Array.from(sums);
+    const seen = [];
+    let at = 0;
+    while (at + FRAME <= got) {
+      const kind = view.getUint32(at, true);
+      const value = view.getUint32(at + 4, true);
+      if ((kind !== PAGE && kind !== COMMIT) || view.getUint32(at + 8, true) !== salt) break;
+      const end = at + FRAME + (kind === PAGE ? pageSize : 0);
+      if (end > got) break;
+      runSums(run, words(bytes.subarray(at, at + 16)));
+      if (kind === PAGE) runSums(run, words(bytes.subarray(at + FRAME, end)));
+      if (view.getUint32(at + 16, true) !== run[0] || view.getUint32(at + 20, true) !== run[1]) {
+        break;
+      }
+      if (kind === PAGE) {
+        seen.push(value, base + at + FRAME);
+      } else {
+        for (let i = 0; i < seen.length; i += 2) overlay.set(seen[i], seen[i + 1]);
+        frames += seen.length / 2;
+        stats.framesRead += seen.length / 2;
+        seen.length = 0;
+        dbPages = value;
+        sums.set(run);
+        applied = base + end;
+      }
+      at = end;
+    }
+  }
+
+  return {
+    stats,
+    catchUp,
+    get pageSize() {
+      return pageSize;
+    },
+    get dbPages() {
+      return dbPages;
+    },
+    get frames() {
+      return frames;
+    },
+    // Whether the newest committed copy of page `index` is in the log.
+    has(index) {
+      return overlay.has(index);
+    },
+    // Read `dest.length` bytes of page `index`'s logged copy from `within` the page.
+    read(index, dest, within) {
+      return sah.read(dest, { at: overlay.get(index) + within });
+    },
+    // Append a transaction: `pages` (page index -> page bytes, all `size` long) and the
+    // database's size in pages after it; flushed before it returns (the commit is durable
+    // then). The caller holds the write lock and caught up at its transaction's start.
+    commit(pages, newDbPages, size) {
+      if (salt === 0 || (pageSize !== size && frames === 0)) {
+        writeHeader(newSalt(), size); // (a new log, or an empty one for another page size)
+        const header = readHeader();
+        restart(header.salt, header.pageSize);
+      } else if (pageSize !== size) {
+        throw new Error(`tabsqlite VFS: the page size changed from ${pageSize} to ${size} ` +
+          "while the log holds pages; a checkpoint must come first");
+      }
+      const order = [...pages.keys()].sort((x, y) => x - y);
+      const out = new Uint8Array(order.length * (FRAME + size) + FRAME);
+      const view = new DataView(out.buffer);
+      const run = Uint32Array.from(sums);
+      let at = 0;
+      const placed = [];
+      const frame = (kind, value, page) => {
+        view.setUint32(at, kind, true);
+        view.setUint32(at + 4, value, true);
+        view.setUint32(at + 8, salt, true);
+        runSums(run, words(out.subarray(at, at + 16)));
+        if (page !== null) {
+          out.set(page, at + FRAME);
+          runSums(run, words(out.subarray(at + FRAME, at + FRAME + size)));
+        }
+        view.setUint32(at + 16, run[0], true);
+        view.setUint32(at + 20, run[1], true);
+        at += FRAME + (page === null ? 0 : size);
+      };
+      for (const index of order) {
+        placed.push(index, applied + at + FRAME);
+        frame(PAGE, index, pages.get(index));
+      }
+      frame(COMMIT, newDbPages, null);
+      if (sah.write(out, { at: applied }) !== out.length) {
+        throw new Error("tabsqlite VFS: a short write to the log");
+      }
+      if (sah.getSize() > applied + out.length) sah.truncate(applied + out.length);
+      sah.flush();
+      for (let i = 0; i < placed.length; i += 2) overlay.set(placed[i], placed[i + 1]);
+      frames += order.length;
+      dbPages = newDbPages;
+      applied += out.length;
+      sums.set(run);
+      stats.commits += 1;
+      stats.framesWritten += order.length;
+    },
+    // Copy every logged page into the database file and empty the log (a new salt). The
+    // caller holds the write lock and the read lock, both exclusively.
+    checkpoint() {
+      catchUp();
+      if (salt === 0) return;
+      if (overlay.size > 0 || dbPages !== null) {
+        const page = new Uint8Array(pageSize);
+        for (const index of [...overlay.keys()].sort((x, y) => x - y)) {
+          if (dbPages !== null && index >= dbPages) continue;
+          sah.read(page, { at: overlay.get(index) });
+          db.write(page, { at: index * pageSize });
+        }
+        if (dbPages !== null) db.truncate(dbPages * pageSize);
+        db.flush();
+        stats.checkpoints += 1;
+      }
+      writeHeader(newSalt(), pageSize); // (the database file has it all: start afresh)
+      sah.truncate(HEADER);
+      sah.flush();
+      stats.resets += 1;
+      const header = readHeader();
+      restart(header.salt, header.pageSize);
+    },
+  };
+}
