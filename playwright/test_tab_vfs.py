@@ -69,14 +69,15 @@ async def test_worker_uses_our_vfs_by_default(open_tabs: Any) -> None:
 async def test_four_tabs_read_modify_write_one_counter(open_tabs: Any, mode: str,
                                                        handles: str) -> None:
     tabs = await open_tabs(4, mode=mode, query=f"&handles={handles}")  # (shared: probed)
+    path = f"/vfs/counter-{mode}-{handles}.db"
     await tabs[0].run(f"""
         import tabsqlite
-        db = await tabsqlite.open_database({DB!r})
+        db = await tabsqlite.open_database({path!r})
         await db.execute("CREATE TABLE IF NOT EXISTS c(id INTEGER PRIMARY KEY, n INTEGER)")
         await db.execute("INSERT OR REPLACE INTO c VALUES (1, 0)")
     """)
     rounds = 60
-    await asyncio.gather(*(t.run(f"import tabsqlite; db = await tabsqlite.open_database({DB!r})")
+    await asyncio.gather(*(t.run(f"import tabsqlite; db = await tabsqlite.open_database({path!r})")
                            for t in tabs))
     work = f"ROUNDS = {rounds}\n" + READ_MODIFY_WRITE
     # tabs started together all chose it (each probes its own file)

@@ -43,7 +43,7 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
                                          logged: tabvfs !== null && tabvfs.logged });
   const { capi, conns, getConn, run, errorResult, statementId, runner } = engine;
   const open = engine.open;
-  const { locked, unlock } = createStatementLocks(engine, tabvfs);
+  const { locked, unlock, checkpointIfDue } = createStatementLocks(engine, tabvfs);
 
   // Presence locks: a connection names itself to tabs that wait for the database lock by
   // holding a lock of its own (see lockHolder); it goes with the connection, or the worker.
@@ -152,6 +152,8 @@ export function createShim(sqlite3, { vfs = "opfs", unlockAsap = true, interrupt
         if (conn.lockName && ![...conns.values()].some((c) => c.lockName === conn.lockName)) {
           keptLocks.giveUp(conn.lockName); // this realm's last connection to it
           keptLocks.giveUp(readLockName(conn.lockName));
+          // (log mode: fold the log into the file, so it holds every commit again)
+          if (conn.path !== null) checkpointIfDue(conn, conn.lockName, true);
         }
         if (conn.path !== null) tabvfs.release(conn.path);
       }

@@ -121,14 +121,18 @@ export function createStatementLocks(engine, tabvfs) {
 
   // Log mode: paths whose checkpoint is under way in this realm.
   const checkpointing = new Set();
-  // Log mode: after a write, when the log holds enough pages, copy them into the database
-  // file (tabvfs.checkpoint), asynchronously, under the write lock and then the read
-  // lock, both exclusive; given up (until the next write) if either is not had in
-  // CHECKPOINT_WAIT_MS.
-  function checkpointIfDue(conn, lockName) {
+  // Log mode: after a write, when the log holds enough pages (`closing`: any page, the
+  // realm's last connection to the database closed), copy them into the database file
+  // (tabvfs.checkpoint), asynchronously, under the write lock and then the read lock, both
+  // exclusive; given up (until the next write) if either is not had in CHECKPOINT_WAIT_MS.
+  // The file's handles stay open meanwhile.
+  function checkpointIfDue(conn, lockName, closing = false) {
     const path = conn.path;
-    if (!tabvfs.logged || checkpointing.has(path) || !tabvfs.checkpointDue(path)) return;
+    if (!tabvfs.logged || checkpointing.has(path) || !tabvfs.checkpointDue(path, closing)) {
+      return;
+    }
     checkpointing.add(path);
+    tabvfs.retain(path);
     (async () => {
       const releaseWrite = await requestLock(lockName, CHECKPOINT_WAIT_MS).promise;
       if (!releaseWrite) return;
@@ -136,7 +140,7 @@ export function createStatementLocks(engine, tabvfs) {
         const releaseRead = await requestLock(readLockName(lockName), CHECKPOINT_WAIT_MS).promise;
         if (!releaseRead) return;
         try {
-          if (tabvfs.checkpointDue(path)) tabvfs.checkpoint(path);
+          if (tabvfs.checkpointDue(path, closing)) tabvfs.checkpoint(path);
         } finally {
           releaseRead();
         }
@@ -146,7 +150,10 @@ export function createStatementLocks(engine, tabvfs) {
     })().catch((e) => {
       tabvfs.stats.checkpointErrors = (tabvfs.stats.checkpointErrors || 0) + 1;
       console.warn("tabsqlite: a checkpoint failed (the log keeps its pages)", e);
-    }).finally(() => checkpointing.delete(path));
+    }).finally(() => {
+      checkpointing.delete(path);
+      tabvfs.release(path);
+    });
   }
 
   // A statement under the exclusive lock, requested. Afterwards the lock stays: with the
@@ -231,10 +238,12 @@ export function createStatementLocks(engine, tabvfs) {
     const conn = conns.get(handle);
     if (conn && conn.path !== null &&
         keptLocks.keep(conn.lockName, lock.release, "exclusive", lock.holdUntil)) {
+      checkpointIfDue(conn, conn.lockName); // (a transaction's commit)
       return;
     }
     lock.release();
+    if (conn && conn.path !== null) checkpointIfDue(conn, conn.lockName);
   }
 
-  return { locked, unlock };
+  return { locked, unlock, checkpointIfDue };
 }

@@ -9,6 +9,9 @@
 //             the grant) and closes them before it lets the lock go (lend). The shim keeps
 //             the lock, and so the handles, between statements until another tab says it
 //             wants them (keptlocks.mjs), the idea behind wa-sqlite's OPFSCoopSyncVFS.
+//   "log"     (Chromium, asked for): shared handles, and commits go to a write-ahead log
+//             beside the database instead of into it (writeahead.mjs), so readers never
+//             wait for a writer; see "Log mode" below and in docs/design.md.
 //
 // Who may touch the file is decided outside SQLite, by the database's Web Lock: every
 // statement runs inside it (statement_locks.mjs, runLocked) and a transaction keeps it
@@ -30,7 +33,12 @@
 // valid and DELETE mode costs what TRUNCATE does. Temporary files live in memory (the shim
 // sets temp_store=MEMORY), so they never reach this VFS.
 
-import { CHECKPOINT_PAGES, createLog } from "./writeahead.mjs";
+import { CHECKPOINT_PAGES, createLog, HEADER as LOG_HEADER } from "./writeahead.mjs";
+
+// Log mode: the database file as SQLite sees it is the file, under the log's newest
+// committed pages (this tab's view), under the open transaction's pages (per open file).
+// SQLite's journal stays in memory; its commit point (SQLITE_FCNTL_SYNC) appends the
+// transaction to the log; its shared lock (a transaction's start) catches the view up.
 
 export const VFS_NAME = "tabsqlite";
 const SECTOR = 4096;
@@ -107,6 +115,31 @@ async function fileHandle(path) {
   let dir = await navigator.storage.getDirectory();
   for (const part of parts.slice(0, -1)) dir = await dir.getDirectoryHandle(part, { create: true });
   return dir.getFileHandle(parts[parts.length - 1], { create: true });
+}
+
+// Shared mode: refuse a database whose log (left by tabs in log mode) still holds frames:
+// its newest commits are there, not in the database file.
+async function refuseLogged(path) {
+  const parts = path.split("/").filter(Boolean);
+  let dir = await navigator.storage.getDirectory();
+  let file;
+  try {
+    for (const part of parts.slice(0, -1)) dir = await dir.getDirectoryHandle(part);
+    file = await dir.getFileHandle(parts[parts.length - 1] + LOG);
+  } catch {
+    return; // (no log)
+  }
+  const sah = await file.createSyncAccessHandle({ mode: "readwrite-unsafe" });
+  let size;
+  try {
+    size = sah.getSize();
+  } finally {
+    sah.close();
+  }
+  if (size > LOG_HEADER) {
+    throw new Error(`tabsqlite VFS: ${path} has commits in its write-ahead log ` +
+      `(${path}${LOG}): open it with handles "log", as the tabs that wrote it did`);
+  }
 }
 
 export function installTabVfs(sqlite3, handles = "shared") {
@@ -265,7 +298,8 @@ export function installTabVfs(sqlite3, handles = "shared") {
           file.tx = null;
           return 0;
         } catch (e) {
-          return fail(e, capi.SQLITE_IOERR_FSYNC);
+          return fail(e, e && e.name === "QuotaExceededError" ? capi.SQLITE_FULL
+            : capi.SQLITE_IOERR_FSYNC);
         }
       }
       if (op === capi.SQLITE_FCNTL_PRAGMA) return journalPragma(pArg);
@@ -540,10 +574,17 @@ export function installTabVfs(sqlite3, handles = "shared") {
     logged,
     stats,
     logStats,
-    // Log mode: whether `path`'s log holds enough pages for a checkpoint to be due.
-    checkpointDue(path) {
+    // Log mode: whether `path`'s log holds enough pages for a checkpoint to be due (`any`:
+    // any page at all).
+    checkpointDue(path, any = false) {
       const entry = files.get(path);
-      return logged && entry !== undefined && entry.wal.frames >= CHECKPOINT_PAGES;
+      return logged && entry !== undefined &&
+        entry.wal.frames >= (any ? 1 : CHECKPOINT_PAGES);
+    },
+    // Keep `path`'s handles open until the matching release() (a checkpoint under way).
+    retain(path) {
+      const entry = files.get(path);
+      if (entry) entry.refs += 1;
     },
     // Log mode: copy `path`'s log into its database file and empty the log; the caller
     // holds the database's write lock and its read lock, both exclusively.
@@ -562,6 +603,7 @@ export function installTabVfs(sqlite3, handles = "shared") {
         entry.refs += 1;
         return;
       }
+      if (handles === "shared") await refuseLogged(path);
       const [db, journal, log] = await Promise.all([fileHandle(path), fileHandle(path + JOURNAL),
                                                     logged ? fileHandle(path + LOG) : null]);
       const made = { path, files: { db, journal, log }, db: null, journal: null, log: null,

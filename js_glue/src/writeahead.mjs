@@ -26,7 +26,7 @@
 
 const MAGIC = 0x54534c47; // "TSLG"
 const VERSION = 1;
-const HEADER = 32;
+export const HEADER = 32;
 const FRAME = 24;
 const PAGE = 1;
 const COMMIT = 2;
@@ -193,18 +193,32 @@ export function createLog(sah, db) {
         frame(PAGE, index, pages.get(index));
       }
       frame(COMMIT, newDbPages, null);
-      if (sah.write(out, { at: applied }) !== out.length) {
-        throw new Error("tabsqlite VFS: a short write to the log");
+      let wrote = 0;
+      try {
+        wrote = sah.write(out, { at: applied });
+      } finally {
+        if (wrote !== out.length) { // (thrown, or short: no commit frame went out)
+          try {
+            sah.truncate(applied);
+          } catch {
+            // a torn tail nobody reads: the next commit writes over it
+          }
+        }
       }
-      if (sah.getSize() > applied + out.length) sah.truncate(applied + out.length);
-      sah.flush();
+      if (wrote !== out.length) throw new Error("tabsqlite VFS: a short write to the log");
+      // Written whole, the commit is visible to every tab that catches up now, so it is
+      // this tab's too, even if the flush below fails (SQLite then reports the commit as
+      // failed, like a failed fsync, and reads its pages back from the view).
       for (let i = 0; i < placed.length; i += 2) overlay.set(placed[i], placed[i + 1]);
       frames += order.length;
       dbPages = newDbPages;
-      applied += out.length;
+      const end = applied + out.length;
+      applied = end;
       sums.set(run);
       stats.commits += 1;
       stats.framesWritten += order.length;
+      if (sah.getSize() > end) sah.truncate(end);
+      sah.flush();
     },
     // Copy every logged page into the database file and empty the log (a new salt). The
     // caller holds the write lock and the read lock, both exclusively.

@@ -31,8 +31,9 @@ class BootOptions:
 
     :param assets_url: a URL serving the wheel's ``tabsqlite/_browser/`` folder (the layout of
         ``js_glue/``); ``None`` loads the files from the installed package as blob URLs.
-    :param handles: how tabsqlite's VFS holds the files: ``"auto"``, ``"shared"`` or
-        ``"lending"`` (forced only to test).
+    :param handles: how tabsqlite's VFS holds the files: ``"auto"``, ``"shared"``,
+        ``"lending"`` (forced only to test) or ``"log"`` (shared handles with a write-ahead
+        log: readers never wait for a writer).
     :param default_directory: the OPFS folder for plain database names.
     """
 

@@ -31,8 +31,8 @@ class Glue(Protocol):
     #: The VFS connections open on (``"tabsqlite"``, or sqlite-wasm's ``"opfs"``).
     vfs: str
     #: How tabsqlite's VFS holds the files' handles: ``"shared"`` (every tab keeps
-    #: ``readwrite-unsafe`` handles) or ``"lending"`` (the lock's holder has them); ``None``
-    #: on another VFS.
+    #: ``readwrite-unsafe`` handles), ``"lending"`` (the lock's holder has them) or ``"log"``
+    #: (shared, with a write-ahead log); ``None`` on another VFS.
     handles: str | None
 
     # -- connections (answers: see above; a promise in main mode or on tabsqlite's VFS) --

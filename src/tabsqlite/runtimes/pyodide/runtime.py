@@ -54,8 +54,9 @@ class PyodideRuntime(Runtime):
         :param assets_url: where the browser files are served (the wheel's
             ``tabsqlite/_browser/`` folder); ``None``: from the installed package. Unused
             where ``startTab`` registered the glue.
-        :param handles: ``"auto"``, ``"shared"`` or ``"lending"``: how tabsqlite's VFS holds
-            the files (forced only to test). Unused where ``startTab`` registered the glue.
+        :param handles: ``"auto"``, ``"shared"``, ``"lending"`` (forced only to test) or
+            ``"log"`` (shared handles with a write-ahead log): how tabsqlite's VFS holds
+            the files. Unused where ``startTab`` registered the glue.
         :param default_directory: the OPFS folder for plain names (unless ``startTab``
             named one).
         """

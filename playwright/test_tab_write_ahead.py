@@ -1,0 +1,264 @@
+"""Log mode of tabsqlite's VFS (``handles=log``, js_glue/src/writeahead.mjs): commits go to a
+write-ahead log beside the database, readers share a read lock of their own and never wait
+for a writer, and a checkpoint folds the log into the database file. Real tabs, real
+OPFS: what a reader sees, a torn log tail, a checkpoint while others read, a reopen."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+QUERY = "&handles=log"
+
+OPEN = """
+import asyncio, json, tabsqlite
+db = await tabsqlite.open_database({path!r}, busy_timeout=30.0)
+await db.execute("CREATE TABLE IF NOT EXISTS items(id INTEGER PRIMARY KEY, tag TEXT, n INTEGER)")
+"""
+
+STATS = """
+import json, tabsqlite_glue as glue
+json.loads(str(glue.lockStats()))
+"""
+
+# The OPFS files of a folder as a JSON {name: size}, read from the tab's worker.
+FILE_SIZES = """
+from pyodide.code import run_js
+await run_js('''(async () => {{
+    let dir = await navigator.storage.getDirectory();
+    for (const part of {folder!r}.split("/").filter(Boolean)) dir = await dir.getDirectoryHandle(part);
+    const sizes = {{}};
+    for await (const [name, handle] of dir.entries()) {{
+        if (handle.kind === "file") sizes[name] = (await handle.getFile()).size;
+    }}
+    return JSON.stringify(sizes);
+}})()''')
+"""
+
+
+async def test_the_log_mode_is_what_runs(open_tabs: Any) -> None:
+    (tab,) = await open_tabs(1, query=QUERY)
+    assert await tab.run("import tabsqlite_glue as g; f'{g.vfs} {g.handles}'") == "tabsqlite log"
+    path = "/wal/mode.db"
+    modes = json.loads(await tab.run(OPEN.format(path=path) + """
+        asked = (await db.get("PRAGMA journal_mode=delete"))["journal_mode"]
+        now = (await db.get("PRAGMA journal_mode"))["journal_mode"]
+        await db.execute("INSERT INTO items(tag, n) VALUES ('a', 1)")
+        json.dumps([asked, now])
+    """))
+    # SQLite's own journal stays in memory: the log is the journal.
+    assert modes == ["memory", "memory"]
+    sizes = json.loads(await tab.run(FILE_SIZES.format(folder="/wal")))
+    assert sizes["mode.db-log"] > 32 and sizes.get("mode.db-journal", 0) == 0, sizes
+    await tab.run("await db.close(delete_database=True)")
+    left = json.loads(await tab.run(FILE_SIZES.format(folder="/wal")))
+    assert not [n for n in left if n.startswith("mode.db")], left
+
+
+async def test_a_reader_does_not_wait_for_an_open_write_transaction(open_tabs: Any) -> None:
+    """Tab W holds a write transaction open (its write lock held, a row written but not
+    committed); tab R reads meanwhile, at once, the committed state only. In the modes
+    without a log R would wait for W's commit: here the test would time out."""
+    reader, writer = await open_tabs(2, query=QUERY)
+    path = "/wal/open-tx.db"
+    await writer.run(OPEN.format(path=path) + """
+        await db.execute("INSERT INTO items(tag, n) VALUES ('committed', 1)")
+        release = asyncio.Event()
+        async def hold():
+            async with db.write_transaction() as tx:
+                await tx.execute("INSERT INTO items(tag, n) VALUES ('pending', 2)")
+                await release.wait()
+        holding = asyncio.ensure_future(hold())
+        await asyncio.sleep(0.2)
+    """)
+    await reader.run(OPEN.format(path=path))
+    for _ in range(20):
+        got = json.loads(await reader.run("""
+            rows = await db.get_all("SELECT tag FROM items ORDER BY id")
+            json.dumps([r["tag"] for r in rows])
+        """, timeout=10))
+        assert got == ["committed"]
+    await writer.run("release.set(); await holding")
+    got = json.loads(await reader.run("""
+        json.dumps([r["tag"] for r in await db.get_all("SELECT tag FROM items ORDER BY id")])
+    """))
+    assert got == ["committed", "pending"]
+    await reader.run("await db.close()")
+    await writer.run("await db.close(delete_database=True)")
+
+
+async def test_every_acknowledged_commit_is_read_by_the_other_tab(open_tabs: Any) -> None:
+    """W commits n; the moment its commit is acknowledged, R's next read must see n, at
+    jittered moments, while R's read lock stays kept between reads."""
+    reader, writer = await open_tabs(2, query=QUERY)
+    path = "/wal/seen.db"
+    await writer.run(OPEN.format(path=path))
+    await reader.run(OPEN.format(path=path))
+    rng = random.Random(7)
+    for n in range(40):
+        await writer.run(f"await db.execute(\"INSERT INTO items(tag, n) VALUES ('w', {n})\")")
+        if rng.random() < 0.5:
+            await asyncio.sleep(rng.random() * 0.01)
+        got = await reader.run("(await db.get(\"SELECT max(n) AS m FROM items\"))[\"m\"]")
+        assert got == n
+    stats = await reader.run(STATS)
+    assert stats["framesRead"] >= 40 and stats["atOnce"] >= 1, stats
+    await reader.run("await db.close()")
+    await writer.run("await db.close(delete_database=True)")
+
+
+async def test_a_torn_tail_is_never_read_and_is_written_over(open_tabs: Any) -> None:
+    """Bytes after the last commit (what a tab that died mid-append leaves: page frames
+    with no commit frame, or garbage) are not read as data by anyone, and the next commit
+    writes over them."""
+    a, b = await open_tabs(2, query=QUERY)
+    path = "/wal/torn.db"
+    await a.run(OPEN.format(path=path) + """
+        await db.execute_many("INSERT INTO items(tag, n) VALUES ('before', ?)", [[i] for i in range(50)])
+    """)
+    await b.run(OPEN.format(path=path))
+    # Append a torn tail from another worker's handle: a frame head that looks like a
+    # page frame of this log (same kind, same salt) with a wrong checksum, then noise.
+    await a.run(f"""
+        from pyodide.code import run_js
+        await run_js('''(async () => {{
+            let dir = await navigator.storage.getDirectory();
+            dir = await dir.getDirectoryHandle("wal");
+            const file = await dir.getFileHandle("torn.db-log");
+            const sah = await file.createSyncAccessHandle({{mode: "readwrite-unsafe"}});
+            try {{
+                const head = new DataView(new ArrayBuffer(32));
+                sah.read(new Uint8Array(head.buffer), {{at: 0}});
+                const salt = head.getUint32(8, true);
+                const size = sah.getSize();
+                const torn = new Uint8Array(24 + 4096 + 24);
+                crypto.getRandomValues(torn);
+                const frame = new DataView(torn.buffer);
+                frame.setUint32(0, 1, true); frame.setUint32(4, 1, true); frame.setUint32(8, salt, true);
+                const commit = 24 + 4096;
+                frame.setUint32(commit, 2, true); frame.setUint32(commit + 4, 1, true);
+                frame.setUint32(commit + 8, salt, true);
+                sah.write(torn, {{at: size}});
+                sah.flush();
+            }} finally {{ sah.close(); }}
+        }})()''')
+    """)
+    for tab in (a, b):
+        got = json.loads(await tab.run("""
+            json.dumps([(await db.get("SELECT count(*) AS c FROM items"))["c"],
+                        (await db.get("PRAGMA integrity_check"))["integrity_check"]])
+        """))
+        assert got == [50, "ok"]
+    await b.run("await db.execute(\"INSERT INTO items(tag, n) VALUES ('after', 1)\")")
+    for tab in (a, b):
+        got = json.loads(await tab.run("""
+            json.dumps([(await db.get("SELECT count(*) AS c FROM items"))["c"],
+                        (await db.get("PRAGMA integrity_check"))["integrity_check"]])
+        """))
+        assert got == [51, "ok"]
+    await a.run("await db.close()")
+    await b.run("await db.close(delete_database=True)")
+
+
+async def test_a_checkpoint_while_another_tab_reads(open_tabs: Any) -> None:
+    """W writes more pages than a checkpoint waits for, while R reads in a loop that never
+    sleeps (its read lock kept); a checkpoint runs (R lets its read lock go when asked),
+    the log is emptied, and both tabs see every row, with the database intact; a new tab
+    opened afterwards reads them from the database file."""
+    reader, writer = await open_tabs(2, query=QUERY)
+    path = "/wal/checkpoint.db"
+    await writer.run(OPEN.format(path=path))
+    await reader.run(OPEN.format(path=path) + """
+        import time
+        seen = []
+        async def read_loop():
+            while True:
+                seen.append((await db.get("SELECT count(*) AS c FROM items"))["c"])
+                if seen[-1] >= 1400:
+                    return
+        reading = asyncio.ensure_future(read_loop())
+    """)
+    await writer.run("""
+        blob = "x" * 3000  # about a page per row
+        for start in range(0, 1400, 100):
+            async with db.write_transaction() as tx:
+                await tx.execute_many("INSERT INTO items(tag, n) VALUES (?, ?)",
+                                      [[blob, i] for i in range(start, start + 100)])
+        for _ in range(100):  # a checkpoint runs in the background after a commit
+            await asyncio.sleep(0.05)
+            if json.loads(str(__import__("tabsqlite_glue").lockStats()))["checkpoints"]:
+                break
+    """, timeout=120)
+    out = json.loads(await reader.run("""
+        await asyncio.wait_for(reading, 60)
+        json.dumps([seen == sorted(seen), seen[-1],
+                    (await db.get("PRAGMA integrity_check"))["integrity_check"]])
+    """, timeout=90))
+    assert out == [True, 1400, "ok"], out
+    stats = await writer.run(STATS)
+    assert stats["checkpoints"] >= 1 and stats["resets"] >= 1, stats
+    assert stats.get("checkpointErrors", 0) == 0, stats
+    sizes = json.loads(await writer.run(FILE_SIZES.format(folder="/wal")))
+    assert sizes["checkpoint.db"] >= 1000 * 4096, sizes  # the pages are in the file now
+    (late,) = await open_tabs(1, query=QUERY)
+    got = json.loads(await late.run(OPEN.format(path=path) + """
+        json.dumps([(await db.get("SELECT count(*) AS c FROM items"))["c"],
+                    (await db.get("PRAGMA integrity_check"))["integrity_check"]])
+    """))
+    assert got == [1400, "ok"]
+    for tab in (late, reader):
+        await tab.run("await db.close()")
+    await writer.run("await db.close(delete_database=True)")
+
+
+async def test_commits_in_the_log_survive_every_tab_closing(open_tabs: Any) -> None:
+    """Commits that were never checkpointed are in the log only; after every tab closed
+    (the page gone too), a new tab reads them."""
+    path = "/wal/reopen.db"
+    (first,) = await open_tabs(1, query=QUERY)
+    await first.run(OPEN.format(path=path) + """
+        for i in range(30):
+            await db.execute("INSERT INTO items(tag, n) VALUES ('kept', ?)", [i])
+    """)
+    await first.page.close()
+    (second,) = await open_tabs(1, query=QUERY)
+    got = json.loads(await second.run(OPEN.format(path=path) + """
+        json.dumps([(await db.get("SELECT count(*) AS c FROM items"))["c"],
+                    (await db.get("PRAGMA integrity_check"))["integrity_check"]])
+    """))
+    assert got == [30, "ok"]
+    await second.run("await db.close(delete_database=True)")
+
+
+async def test_a_shared_mode_tab_refuses_a_database_with_commits_in_its_log(
+        open_tabs: Any) -> None:
+    """The log's commits are not in the database file yet: a tab in shared mode would read
+    (and write) the file under them, so it refuses to open it, and says how to."""
+    path = "/wal/mixed.db"
+    (logged,) = await open_tabs(1, query=QUERY)
+    await logged.run(OPEN.format(path=path) + """
+        await db.execute("INSERT INTO items(tag, n) VALUES ('logged', 1)")
+        await db.close()
+    """)
+    (shared,) = await open_tabs(1, query="&handles=shared")
+    err = await shared.run(f"""
+        import tabsqlite
+        try:
+            await tabsqlite.open_database({path!r}, open_timeout=5)
+            err = None
+        except tabsqlite.DatabaseError as e:
+            err = f"{{type(e).__name__}}: {{e}}"
+        err
+    """, timeout=30)
+    assert err is not None and "write-ahead log" in err and '"log"' in err, err
+    got = await logged.run(OPEN.format(path=path) + """
+        (await db.get("SELECT tag FROM items"))["tag"]
+    """)
+    assert got == "logged"
+    await logged.run("await db.close(delete_database=True)")
