@@ -40,22 +40,31 @@ async def test_an_idle_tab_sleeps_through_commits_and_a_subscription_wakes_it(
     # then one waits: it sees what came after it, with the tables named (no false
     # "unknown" for what went by unheard, no sequence gap).
     await b.run("gaps0 = db.feed.receiver.gaps")
-    await asyncio.gather(
-        a.run("""
-            for i in range(60):
+    await a.run("""
+        async def commit_on():  # (until B is done: B's trials take what they take)
+            i = 0
+            while True:
                 await db.execute("INSERT INTO t VALUES (?)", [i])
+                i += 1
                 await asyncio.sleep(random.random() * 0.01)
-        """),
-        b.run("""
-            for trial in range(12):
-                events = db.on_change(["t"])
-                await asyncio.wait_for(anext(events), 5)  # A's next commit
-                await events.aclose()
-                del events
-                gc.collect()  # no subscription left: the next message makes the tab quiet
-                await asyncio.sleep(random.random() * 0.03)
-        """),
-    )
+        committing = asyncio.ensure_future(commit_on())
+    """)
+    await b.run("""
+        for trial in range(12):
+            events = db.on_change(["t"])
+            await asyncio.wait_for(anext(events), 5)  # A's next commit
+            await events.aclose()
+            del events
+            gc.collect()  # no subscription left: the next message makes the tab quiet
+            await asyncio.sleep(random.random() * 0.03)
+    """, timeout=60)
+    await a.run("""
+        committing.cancel()
+        try:
+            await committing
+        except asyncio.CancelledError:
+            pass
+    """)
     await b.run("""
         w = db.on_change(["u"])
         last = asyncio.ensure_future(anext(w))

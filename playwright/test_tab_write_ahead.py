@@ -32,7 +32,9 @@ FILE_SIZES = """
 from pyodide.code import run_js
 await run_js('''(async () => {{
     let dir = await navigator.storage.getDirectory();
-    for (const part of {folder!r}.split("/").filter(Boolean)) dir = await dir.getDirectoryHandle(part);
+    for (const part of {folder!r}.split("/").filter(Boolean)) {{
+        dir = await dir.getDirectoryHandle(part);
+    }}
     const sizes = {{}};
     for await (const [name, handle] of dir.entries()) {{
         if (handle.kind === "file") sizes[name] = (await handle.getFile()).size;
@@ -120,34 +122,37 @@ async def test_a_torn_tail_is_never_read_and_is_written_over(open_tabs: Any) -> 
     a, b = await open_tabs(2, query=QUERY)
     path = "/wal/torn.db"
     await a.run(OPEN.format(path=path) + """
-        await db.execute_many("INSERT INTO items(tag, n) VALUES ('before', ?)", [[i] for i in range(50)])
+        await db.execute_many("INSERT INTO items(tag, n) VALUES ('before', ?)",
+                              [[i] for i in range(50)])
     """)
     await b.run(OPEN.format(path=path))
     # Append a torn tail from another worker's handle: a frame head that looks like a
     # page frame of this log (same kind, same salt) with a wrong checksum, then noise.
-    await a.run(f"""
+    await a.run("""
         from pyodide.code import run_js
-        await run_js('''(async () => {{
+        await run_js('''(async () => {
             let dir = await navigator.storage.getDirectory();
             dir = await dir.getDirectoryHandle("wal");
             const file = await dir.getFileHandle("torn.db-log");
-            const sah = await file.createSyncAccessHandle({{mode: "readwrite-unsafe"}});
-            try {{
+            const sah = await file.createSyncAccessHandle({mode: "readwrite-unsafe"});
+            try {
                 const head = new DataView(new ArrayBuffer(32));
-                sah.read(new Uint8Array(head.buffer), {{at: 0}});
+                sah.read(new Uint8Array(head.buffer), {at: 0});
                 const salt = head.getUint32(8, true);
                 const size = sah.getSize();
                 const torn = new Uint8Array(24 + 4096 + 24);
                 crypto.getRandomValues(torn);
                 const frame = new DataView(torn.buffer);
-                frame.setUint32(0, 1, true); frame.setUint32(4, 1, true); frame.setUint32(8, salt, true);
+                frame.setUint32(0, 1, true);
+                frame.setUint32(4, 1, true);
+                frame.setUint32(8, salt, true);
                 const commit = 24 + 4096;
                 frame.setUint32(commit, 2, true); frame.setUint32(commit + 4, 1, true);
                 frame.setUint32(commit + 8, salt, true);
-                sah.write(torn, {{at: size}});
+                sah.write(torn, {at: size});
                 sah.flush();
-            }} finally {{ sah.close(); }}
-        }})()''')
+            } finally { sah.close(); }
+        })()''')
     """)
     for tab in (a, b):
         got = json.loads(await tab.run("""
