@@ -4,7 +4,6 @@ BroadcastChannel)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 

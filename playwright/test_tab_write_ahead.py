@@ -8,13 +8,22 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from textwrap import dedent
 from typing import Any
 
 import pytest
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-QUERY = "&handles=log"
+
+
+def code(*parts: str) -> str:
+    """Python for a tab: the parts, each dedented, one after the other."""
+    return "\n".join(dedent(part) for part in parts)
+
+
+# (a test that names its handles runs once, in the suite's first pass: see conftest.py)
+HANDLES = pytest.mark.parametrize("handles", ["log"])
 
 OPEN = """
 import asyncio, json, tabsqlite
@@ -44,16 +53,17 @@ await run_js('''(async () => {{
 """
 
 
-async def test_the_log_mode_is_what_runs(open_tabs: Any) -> None:
-    (tab,) = await open_tabs(1, query=QUERY)
+@HANDLES
+async def test_the_log_mode_is_what_runs(open_tabs: Any, handles: str) -> None:
+    (tab,) = await open_tabs(1, query=f"&handles={handles}")
     assert await tab.run("import tabsqlite_glue as g; f'{g.vfs} {g.handles}'") == "tabsqlite log"
     path = "/wal/mode.db"
-    modes = json.loads(await tab.run(OPEN.format(path=path) + """
-        asked = (await db.get("PRAGMA journal_mode=delete"))["journal_mode"]
+    modes = json.loads(await tab.run(code(OPEN.format(path=path), """
+        asked = next(iter((await db.get("PRAGMA journal_mode=delete")).values()))
         now = (await db.get("PRAGMA journal_mode"))["journal_mode"]
         await db.execute("INSERT INTO items(tag, n) VALUES ('a', 1)")
         json.dumps([asked, now])
-    """))
+    """)))
     # SQLite's own journal stays in memory: the log is the journal.
     assert modes == ["memory", "memory"]
     sizes = json.loads(await tab.run(FILE_SIZES.format(folder="/wal")))
@@ -63,13 +73,16 @@ async def test_the_log_mode_is_what_runs(open_tabs: Any) -> None:
     assert not [n for n in left if n.startswith("mode.db")], left
 
 
-async def test_a_reader_does_not_wait_for_an_open_write_transaction(open_tabs: Any) -> None:
+@HANDLES
+async def test_a_reader_does_not_wait_for_an_open_write_transaction(open_tabs: Any,
+                                                                   handles: str) -> None:
     """Tab W holds a write transaction open (its write lock held, a row written but not
     committed); tab R reads meanwhile, at once, the committed state only. In the modes
     without a log R would wait for W's commit: here the test would time out."""
-    reader, writer = await open_tabs(2, query=QUERY)
+    reader, writer = await open_tabs(2, query=f"&handles={handles}")
     path = "/wal/open-tx.db"
-    await writer.run(OPEN.format(path=path) + """
+    await reader.run(OPEN.format(path=path))  # (opening takes the write lock a moment)
+    await writer.run(code(OPEN.format(path=path), """
         await db.execute("INSERT INTO items(tag, n) VALUES ('committed', 1)")
         release = asyncio.Event()
         async def hold():
@@ -78,8 +91,7 @@ async def test_a_reader_does_not_wait_for_an_open_write_transaction(open_tabs: A
                 await release.wait()
         holding = asyncio.ensure_future(hold())
         await asyncio.sleep(0.2)
-    """)
-    await reader.run(OPEN.format(path=path))
+    """))
     for _ in range(20):
         got = json.loads(await reader.run("""
             rows = await db.get_all("SELECT tag FROM items ORDER BY id")
@@ -95,10 +107,12 @@ async def test_a_reader_does_not_wait_for_an_open_write_transaction(open_tabs: A
     await writer.run("await db.close(delete_database=True)")
 
 
-async def test_every_acknowledged_commit_is_read_by_the_other_tab(open_tabs: Any) -> None:
+@HANDLES
+async def test_every_acknowledged_commit_is_read_by_the_other_tab(open_tabs: Any,
+                                                                 handles: str) -> None:
     """W commits n; the moment its commit is acknowledged, R's next read must see n, at
     jittered moments, while R's read lock stays kept between reads."""
-    reader, writer = await open_tabs(2, query=QUERY)
+    reader, writer = await open_tabs(2, query=f"&handles={handles}")
     path = "/wal/seen.db"
     await writer.run(OPEN.format(path=path))
     await reader.run(OPEN.format(path=path))
@@ -115,16 +129,17 @@ async def test_every_acknowledged_commit_is_read_by_the_other_tab(open_tabs: Any
     await writer.run("await db.close(delete_database=True)")
 
 
-async def test_a_torn_tail_is_never_read_and_is_written_over(open_tabs: Any) -> None:
+@HANDLES
+async def test_a_torn_tail_is_never_read_and_is_written_over(open_tabs: Any, handles: str) -> None:
     """Bytes after the last commit (what a tab that died mid-append leaves: page frames
     with no commit frame, or garbage) are not read as data by anyone, and the next commit
     writes over them."""
-    a, b = await open_tabs(2, query=QUERY)
+    a, b = await open_tabs(2, query=f"&handles={handles}")
     path = "/wal/torn.db"
-    await a.run(OPEN.format(path=path) + """
+    await a.run(code(OPEN.format(path=path), """
         await db.execute_many("INSERT INTO items(tag, n) VALUES ('before', ?)",
                               [[i] for i in range(50)])
-    """)
+    """))
     await b.run(OPEN.format(path=path))
     # Append a torn tail from another worker's handle: a frame head that looks like a
     # page frame of this log (same kind, same salt) with a wrong checksum, then noise.
@@ -171,15 +186,16 @@ async def test_a_torn_tail_is_never_read_and_is_written_over(open_tabs: Any) -> 
     await b.run("await db.close(delete_database=True)")
 
 
-async def test_a_checkpoint_while_another_tab_reads(open_tabs: Any) -> None:
+@HANDLES
+async def test_a_checkpoint_while_another_tab_reads(open_tabs: Any, handles: str) -> None:
     """W writes more pages than a checkpoint waits for, while R reads in a loop that never
     sleeps (its read lock kept); a checkpoint runs (R lets its read lock go when asked),
     the log is emptied, and both tabs see every row, with the database intact; a new tab
     opened afterwards reads them from the database file."""
-    reader, writer = await open_tabs(2, query=QUERY)
+    reader, writer = await open_tabs(2, query=f"&handles={handles}")
     path = "/wal/checkpoint.db"
     await writer.run(OPEN.format(path=path))
-    await reader.run(OPEN.format(path=path) + """
+    await reader.run(code(OPEN.format(path=path), """
         import time
         seen = []
         async def read_loop():
@@ -188,7 +204,7 @@ async def test_a_checkpoint_while_another_tab_reads(open_tabs: Any) -> None:
                 if seen[-1] >= 1400:
                     return
         reading = asyncio.ensure_future(read_loop())
-    """)
+    """))
     await writer.run("""
         blob = "x" * 3000  # about a page per row
         for start in range(0, 1400, 100):
@@ -211,46 +227,50 @@ async def test_a_checkpoint_while_another_tab_reads(open_tabs: Any) -> None:
     assert stats.get("checkpointErrors", 0) == 0, stats
     sizes = json.loads(await writer.run(FILE_SIZES.format(folder="/wal")))
     assert sizes["checkpoint.db"] >= 1000 * 4096, sizes  # the pages are in the file now
-    (late,) = await open_tabs(1, query=QUERY)
-    got = json.loads(await late.run(OPEN.format(path=path) + """
+    (late,) = await open_tabs(1, query=f"&handles={handles}")
+    got = json.loads(await late.run(code(OPEN.format(path=path), """
         json.dumps([(await db.get("SELECT count(*) AS c FROM items"))["c"],
                     (await db.get("PRAGMA integrity_check"))["integrity_check"]])
-    """))
+    """)))
     assert got == [1400, "ok"]
     for tab in (late, reader):
         await tab.run("await db.close()")
     await writer.run("await db.close(delete_database=True)")
 
 
-async def test_commits_in_the_log_survive_every_tab_closing(open_tabs: Any) -> None:
+@HANDLES
+async def test_commits_in_the_log_survive_every_tab_closing(open_tabs: Any, handles: str) -> None:
     """Commits that were never checkpointed are in the log only; after every tab closed
     (the page gone too), a new tab reads them."""
     path = "/wal/reopen.db"
-    (first,) = await open_tabs(1, query=QUERY)
-    await first.run(OPEN.format(path=path) + """
+    (first,) = await open_tabs(1, query=f"&handles={handles}")
+    await first.run(code(OPEN.format(path=path), """
         for i in range(30):
             await db.execute("INSERT INTO items(tag, n) VALUES ('kept', ?)", [i])
-    """)
+    """))
     await first.page.close()
-    (second,) = await open_tabs(1, query=QUERY)
-    got = json.loads(await second.run(OPEN.format(path=path) + """
+    (second,) = await open_tabs(1, query=f"&handles={handles}")
+    got = json.loads(await second.run(code(OPEN.format(path=path), """
         json.dumps([(await db.get("SELECT count(*) AS c FROM items"))["c"],
                     (await db.get("PRAGMA integrity_check"))["integrity_check"]])
-    """))
+    """)))
     assert got == [30, "ok"]
     await second.run("await db.close(delete_database=True)")
 
 
+@HANDLES
 async def test_a_shared_mode_tab_refuses_a_database_with_commits_in_its_log(
-        open_tabs: Any) -> None:
-    """The log's commits are not in the database file yet: a tab in shared mode would read
-    (and write) the file under them, so it refuses to open it, and says how to."""
+        open_tabs: Any, handles: str) -> None:
+    """The log's commits are not in the database file yet (the tab that wrote them went
+    without closing the database, whose last close would fold them in): a tab in shared
+    mode would read (and write) the file under them, so it refuses to open it, and says
+    how to."""
     path = "/wal/mixed.db"
-    (logged,) = await open_tabs(1, query=QUERY)
-    await logged.run(OPEN.format(path=path) + """
+    (writer,) = await open_tabs(1, query=f"&handles={handles}")
+    await writer.run(code(OPEN.format(path=path), """
         await db.execute("INSERT INTO items(tag, n) VALUES ('logged', 1)")
-        await db.close()
-    """)
+    """))
+    await writer.page.close()
     (shared,) = await open_tabs(1, query="&handles=shared")
     err = await shared.run(f"""
         import tabsqlite
@@ -262,8 +282,35 @@ async def test_a_shared_mode_tab_refuses_a_database_with_commits_in_its_log(
         err
     """, timeout=30)
     assert err is not None and "write-ahead log" in err and '"log"' in err, err
-    got = await logged.run(OPEN.format(path=path) + """
+    (logged,) = await open_tabs(1, query=f"&handles={handles}")
+    got = await logged.run(code(OPEN.format(path=path), """
         (await db.get("SELECT tag FROM items"))["tag"]
-    """)
+    """))
     assert got == "logged"
     await logged.run("await db.close(delete_database=True)")
+
+
+@HANDLES
+async def test_the_last_close_folds_the_log_into_the_file(open_tabs: Any, handles: str) -> None:
+    """When a tab's last connection to a database closes, its log is folded into the
+    database file (a checkpoint), so the file alone holds every commit again."""
+    path = "/wal/fold/fold.db"
+    (tab,) = await open_tabs(1, query=f"&handles={handles}")
+    await tab.run(code(OPEN.format(path=path), """
+        await db.execute_many("INSERT INTO items(tag, n) VALUES ('folded', ?)",
+                              [[i] for i in range(200)])
+        await db.close()
+    """))
+    sizes: dict[str, int] = {}
+    for _ in range(100):
+        sizes = json.loads(await tab.run(FILE_SIZES.format(folder="/wal/fold")))
+        if sizes.get("fold.db-log") == 32:
+            break
+        await asyncio.sleep(0.05)
+    assert sizes.get("fold.db-log") == 32 and sizes["fold.db"] >= 2 * 4096, sizes
+    (shared,) = await open_tabs(1, query="&handles=shared")  # (reads the file alone)
+    got = await shared.run(code(OPEN.format(path=path), """
+        (await db.get("SELECT count(*) AS c FROM items WHERE tag = 'folded'"))["c"]
+    """))
+    assert got == 200
+    await shared.run("await db.close(delete_database=True)")
