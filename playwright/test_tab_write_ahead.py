@@ -6,8 +6,10 @@ OPFS: what a reader sees, a torn log tail, a checkpoint while others read, a reo
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import random
+import sqlite3
 from textwrap import dedent
 from typing import Any
 
@@ -314,3 +316,33 @@ async def test_the_last_close_folds_the_log_into_the_file(open_tabs: Any, handle
     """))
     assert got == 200
     await shared.run("await db.close(delete_database=True)")
+
+
+@HANDLES
+async def test_an_image_of_another_page_size_is_refused_plainly(open_tabs: Any,
+                                                                handles: str) -> None:
+    """The log keeps the database's page size: an image with other pages is refused with
+    a typed error that says so, and the database is as it was."""
+    source = sqlite3.connect(":memory:")
+    source.execute("PRAGMA page_size=512")
+    source.execute("CREATE TABLE u(y)")
+    source.execute("INSERT INTO u VALUES ('x')")
+    source.commit()
+    image = base64.b64encode(source.serialize()).decode()
+    source.close()
+    (tab,) = await open_tabs(1, query=f"&handles={handles}")
+    path = "/wal/pages.db"
+    out = json.loads(await tab.run(code(OPEN.format(path=path), f"""
+        import base64
+        data = base64.b64decode({image!r})
+        await db.execute("INSERT INTO items(tag, n) VALUES ('kept', 1)")
+        try:
+            await tabsqlite.import_database(db.path, data)
+            err = None
+        except tabsqlite.SQLiteError as e:
+            err = [type(e).__name__, e.code, "512-byte pages" in str(e)]
+        json.dumps([err, (await db.get("SELECT tag FROM items"))["tag"],
+                    (await db.get("PRAGMA integrity_check"))["integrity_check"]])
+    """)))
+    assert out == [["SQLiteError", 20, True], "kept", "ok"], out
+    await tab.run("await db.close(delete_database=True)")
