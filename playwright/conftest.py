@@ -24,6 +24,11 @@ from playwright.async_api import BrowserContext, Playwright, async_playwright
 from tabsqlite.devserver import DevServer
 from tabsqlite.testing import BrowserTab, browser_path, profile_context
 from tabsqlite.webdriver_bidi import firefox_context, firefox_path
+from tabsqlite.webdriver_webkit import (
+    require_sync_access_handles,
+    webkit_context,
+    webkit_driver_path,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 HARNESS = ROOT / "js_glue" / "harness"
@@ -44,6 +49,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     """The engines this run drives, with their versions, at the head of the report."""
     return [f"chromium: {_engine_version(browser_path)}",
             f"firefox: {_engine_version(firefox_path)}",
+            f"webkit driver: {_engine_version(webkit_driver_path)}",
             f"holding the files: {HANDLES}; pages served: {HEADERS}"]
 
 
@@ -228,7 +234,9 @@ async def engine_tabs(
     playwright_session: Playwright, server_url: str, request: pytest.FixtureRequest
 ) -> AsyncIterator[Callable[..., Awaitable[list[Tab]]]]:
     """``await engine_tabs(engine, count)``: tabs of one fresh browser of that engine
-    ("chromium" through Playwright, "firefox" through WebDriver BiDi), worker mode, each
+    ("chromium" through Playwright, "firefox" through WebDriver BiDi, "webkit" through
+    WebKitGTK's WebDriver: :class:`EngineCannotRun` first if it lacks what tabsqlite
+    needs), worker mode, each
     choosing how to hold the files by feature detection (Chromium's as
     ``TABSQLITE_TEST_HANDLES`` says, when set)."""
     tabs: list[Tab] = []
@@ -242,8 +250,14 @@ async def engine_tabs(
                         profile_context(playwright_session))
                 elif engine == "firefox":
                     browsers[engine] = await stack.enter_async_context(firefox_context())
+                elif engine == "webkit":
+                    browsers[engine] = await stack.enter_async_context(webkit_context())
                 else:
                     raise ValueError(f"no engine {engine!r}")
+            if engine == "webkit":  # (what it lacks, measured, before any tab boots)
+                page = await browsers[engine].new_page()
+                await page.goto(f"{server_url}/")
+                await require_sync_access_handles(page, browsers[engine].version)
             query = f"&handles={HANDLES}" if engine == "chromium" and HANDLES != "auto" else ""
             return await _open_pages(browsers[engine], f"{server_url}/?mode=worker{query}",
                                      count, engine, tabs)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tabsqlite.testing import SPILLED_TRANSACTION
+from tabsqlite.testing import HOLD_WRITE_TRANSACTION, SPILLED_TRANSACTION
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -114,15 +114,7 @@ async def test_statement_cancelled_while_waiting_for_the_lock_never_runs(
     holder, waiter = await open_tabs(2)
     await holder.run(SETUP)
     await waiter.run(SETUP)
-    await holder.run("""
-        release = asyncio.Event()
-        async def hold():
-            async with db.write_transaction() as tx:
-                await tx.execute("INSERT INTO items(tag, n) VALUES ('holder', 0)")
-                await release.wait()
-        holding = asyncio.ensure_future(hold())
-        await asyncio.sleep(0.2)
-    """)
+    await holder.run(HOLD_WRITE_TRANSACTION.format(tag="holder"))
     outcome = await waiter.run("""
         pending = asyncio.ensure_future(
             db.execute("INSERT INTO items(tag, n) VALUES ('cancelled', 1)"))

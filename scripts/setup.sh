@@ -2,8 +2,8 @@
 # Set up everything on a fresh machine: a virtualenv with tabsqlite and its test tools
 # (JupyterLite's builder among them), js_glue's npm packages (sqlite-wasm, Pyodide, PyScript),
 # micropip's and IPython's wheels for Pyodide, our wheel, and Debian's
-# chromium and firefox-esr (unless TABSQLITE_BROWSER / TABSQLITE_FIREFOX name others). Safe
-# to run again.
+# chromium, firefox-esr and webkit2gtk-driver with xvfb (unless TABSQLITE_BROWSER /
+# TABSQLITE_FIREFOX / TABSQLITE_WEBKIT_DRIVER name others). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,13 +14,20 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip 2>/dev/null || true
 .venv/bin/python -m pip install -q -e '.[test]'
 
-# The browsers: Debian's chromium and firefox-esr, never downloaded ones.
+# The browsers: Debian's chromium, firefox-esr and WebKitGTK, never downloaded ones.
 MISSING=""
 if [ -z "${TABSQLITE_BROWSER:-}" ] && ! command -v chromium >/dev/null 2>&1; then
   MISSING="chromium"
 fi
 if [ -z "${TABSQLITE_FIREFOX:-}" ] && ! command -v firefox-esr >/dev/null 2>&1; then
   MISSING="$MISSING firefox-esr"
+fi
+# WebKitGTK's WebDriver (it brings MiniBrowser) and an X server for it.
+if [ -z "${TABSQLITE_WEBKIT_DRIVER:-}" ] && ! command -v WebKitWebDriver >/dev/null 2>&1; then
+  MISSING="$MISSING webkit2gtk-driver"
+fi
+if ! command -v Xvfb >/dev/null 2>&1; then
+  MISSING="$MISSING xvfb"
 fi
 if [ -n "$MISSING" ]; then
   SUDO=""

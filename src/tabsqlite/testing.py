@@ -18,9 +18,22 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page, Playwright
 
-__all__ = ["CHROMIUM_ARGS", "READ_MODIFY_WRITE", "SPILLED_TRANSACTION", "BrowserTab",
-           "browser_path",
-           "profile_context"]
+__all__ = ["CHROMIUM_ARGS", "HOLD_WRITE_TRANSACTION", "READ_MODIFY_WRITE",
+           "SPILLED_TRANSACTION", "BrowserTab", "browser_path", "profile_context"]
+
+#: Python for a tab whose ``db`` has a table ``items(tag, n)`` (format with ``tag``): open
+#: a write transaction that writes one row tagged ``tag`` and stays open (its lock held)
+#: until ``release.set()``; ``holding`` is its task.
+HOLD_WRITE_TRANSACTION = """
+import asyncio
+release = asyncio.Event()
+async def hold():
+    async with db.write_transaction() as tx:
+        await tx.execute("INSERT INTO items(tag, n) VALUES (?, 0)", [{tag!r}])
+        await release.wait()
+holding = asyncio.ensure_future(hold())
+await asyncio.sleep(0.2)
+"""
 
 #: Python for a tab whose ``db`` has a table ``items(tag, n)``: start a write transaction
 #: whose pages spill to the file (a 10-page cache; every row updated, then 20,000 rows of
