@@ -228,14 +228,22 @@ async def firefox_context() -> AsyncIterator[FirefoxContext]:
                 browser._reader.cancel()
                 draining.cancel()
     finally:
-        if process.returncode is None:
-            process.terminate()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.wait(), 10)
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
+        await stop_process(process)
         shutil.rmtree(profile, ignore_errors=True)
+
+
+async def stop_process(process: asyncio.subprocess.Process) -> None:
+    """Stop a browser or driver process: terminate, and kill it after 10 s.
+
+    :param process: the process (nothing happens if it has exited).
+    """
+    if process.returncode is None:
+        process.terminate()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(process.wait(), 10)
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
 
 
 async def _listening(process: asyncio.subprocess.Process) -> str:

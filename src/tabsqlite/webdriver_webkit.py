@@ -23,6 +23,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from .webdriver_bidi import stop_process
+
 __all__ = ["EngineCannotRun", "WebDriverError", "WebKitContext", "WebKitPage",
            "require_sync_access_handles", "webkit_context", "webkit_driver_path",
            "webkit_probe"]
@@ -226,16 +228,6 @@ async def _ready(url: str, process: asyncio.subprocess.Process, seconds: float) 
         await asyncio.sleep(0.1)
 
 
-async def _stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.terminate()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(process.wait(), 10)
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-
-
 @contextlib.asynccontextmanager
 async def webkit_context(features: str = "") -> AsyncIterator[WebKitContext]:
     """WebKitGTK's MiniBrowser under WebKitWebDriver (and Xvfb when there is no display).
@@ -252,14 +244,14 @@ async def webkit_context(features: str = "") -> AsyncIterator[WebKitContext]:
                 shutil.which("Xvfb") or "Xvfb", display, "-screen", "0", "1280x1024x24",
                 "-nolisten", "tcp", stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.DEVNULL)
-            stack.push_async_callback(_stop, xvfb)
+            stack.push_async_callback(stop_process, xvfb)
             env["DISPLAY"] = display
             await asyncio.sleep(0.5)
         port = _free_port()
         driver = await asyncio.create_subprocess_exec(
             webkit_driver_path(), f"--port={port}", env=env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        stack.push_async_callback(_stop, driver)
+        stack.push_async_callback(stop_process, driver)
         base = f"http://127.0.0.1:{port}"
         await _ready(f"{base}/status", driver, 30)
         args = ["--automation"] + ([f"--features={features}"] if features else [])
