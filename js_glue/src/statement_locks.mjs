@@ -148,7 +148,7 @@ export function createStatementLocks(engine, tabvfs) {
         releaseWrite();
       }
     })().catch((e) => {
-      tabvfs.stats.checkpointErrors = (tabvfs.stats.checkpointErrors || 0) + 1;
+      tabvfs.stats.checkpointErrors += 1;
       console.warn("tabsqlite: a checkpoint failed (the log keeps its pages)", e);
     }).finally(() => {
       checkpointing.delete(path);

@@ -33,7 +33,9 @@
 // valid and DELETE mode costs what TRUNCATE does. Temporary files live in memory (the shim
 // sets temp_store=MEMORY), so they never reach this VFS.
 
-import { CHECKPOINT_PAGES, createLog, HEADER as LOG_HEADER } from "./writeahead.mjs";
+import {
+  CHECKPOINT_PAGES, createLog, HEADER as LOG_HEADER, newLogStats,
+} from "./writeahead.mjs";
 
 // Log mode: the database file as SQLite sees it is the file, under the log's newest
 // committed pages (this tab's view), under the open transaction's pages (per open file).
@@ -110,22 +112,21 @@ const BORROW_WAIT_MS = 5000;
 const BORROW_RETRY_MS = 2;
 const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
-async function fileHandle(path) {
+// The file handle of `path`, made (with its folders) unless `create` is false (then a
+// missing one rejects with NotFoundError).
+async function fileHandle(path, create = true) {
   const parts = path.split("/").filter(Boolean);
   let dir = await navigator.storage.getDirectory();
-  for (const part of parts.slice(0, -1)) dir = await dir.getDirectoryHandle(part, { create: true });
-  return dir.getFileHandle(parts[parts.length - 1], { create: true });
+  for (const part of parts.slice(0, -1)) dir = await dir.getDirectoryHandle(part, { create });
+  return dir.getFileHandle(parts[parts.length - 1], { create });
 }
 
 // Shared mode: refuse a database whose log (left by tabs in log mode) still holds frames:
 // its newest commits are there, not in the database file.
 async function refuseLogged(path) {
-  const parts = path.split("/").filter(Boolean);
-  let dir = await navigator.storage.getDirectory();
   let file;
   try {
-    for (const part of parts.slice(0, -1)) dir = await dir.getDirectoryHandle(part);
-    file = await dir.getFileHandle(parts[parts.length - 1] + LOG);
+    file = await fileHandle(path + LOG, false);
   } catch {
     return; // (no log)
   }
@@ -539,7 +540,9 @@ export function installTabVfs(sqlite3, handles = "shared") {
     const all = await Promise.allSettled(kinds.map((kind) => accessHandle(entry.files[kind],
                                                                           deadline)));
     const failed = all.find((one) => one.status === "rejected");
-    if (failed === undefined) return Object.fromEntries(kinds.map((kind, i) => [kind, all[i].value]));
+    if (failed === undefined) {
+      return Object.fromEntries(kinds.map((kind, i) => [kind, all[i].value]));
+    }
     for (const one of all) if (one.status === "fulfilled") one.value.close();
     throw failed.reason;
   }
@@ -559,8 +562,7 @@ export function installTabVfs(sqlite3, handles = "shared") {
   // Log mode: {commits, framesWritten, catchUps, framesRead, checkpoints, resets} of the
   // logs of this worker's open databases, added up.
   function logStats() {
-    const sum = { commits: 0, framesWritten: 0, catchUps: 0, framesRead: 0, checkpoints: 0,
-                  resets: 0 };
+    const sum = newLogStats();
     for (const entry of files.values()) {
       if (entry.wal !== null) for (const key of Object.keys(sum)) sum[key] += entry.wal.stats[key];
     }

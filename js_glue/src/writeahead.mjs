@@ -33,6 +33,12 @@ const COMMIT = 2;
 // A checkpoint is due once the log holds this many page frames.
 export const CHECKPOINT_PAGES = 1000;
 
+// A log's counters, all 0: commits, page frames written, catch-ups, page frames read (by
+// catch-ups), checkpoints, resets.
+export function newLogStats() {
+  return { commits: 0, framesWritten: 0, catchUps: 0, framesRead: 0, checkpoints: 0, resets: 0 };
+}
+
 // Run the checksum (a, b in `sums`) over `words` (an even count of 32-bit words).
 function runSums(sums, words) {
   let a = sums[0];
@@ -58,8 +64,7 @@ export function createLog(sah, db) {
   let frames = 0; // page frames in the log
   const head = new Uint8Array(HEADER);
   const headView = new DataView(head.buffer);
-  const stats = { commits: 0, framesWritten: 0, catchUps: 0, framesRead: 0, checkpoints: 0,
-                  resets: 0 };
+  const stats = newLogStats();
 
   // Forget the view: the log (re)starts with `newSalt` and `size`.
   function restart(newSalt, size) {
@@ -82,16 +87,17 @@ export function createLog(sah, db) {
     return { salt: headView.getUint32(8, true), pageSize: headView.getUint32(12, true) };
   }
 
-  function writeHeader(newSalt, size) {
+  // Start the log afresh: a header with a new salt and page size `size`, and an empty view.
+  function writeHeader(size) {
+    const fresh = 1 + Math.floor(Math.random() * 0xfffffffe);
     head.fill(0);
     headView.setUint32(0, MAGIC, true);
     headView.setUint32(4, VERSION, true);
-    headView.setUint32(8, newSalt, true);
+    headView.setUint32(8, fresh, true);
     headView.setUint32(12, size, true);
     sah.write(head, { at: 0 });
+    restart(fresh, size);
   }
-
-  const newSalt = () => 1 + Math.floor(Math.random() * 0xfffffffe);
 
   // Bring the overlay up to the log's last valid commit.
   function catchUp() {
@@ -162,9 +168,7 @@ export function createLog(sah, db) {
     // then). The caller holds the write lock and caught up at its transaction's start.
     commit(pages, newDbPages, size) {
       if (salt === 0 || (pageSize !== size && frames === 0)) {
-        writeHeader(newSalt(), size); // (a new log, or an empty one for another page size)
-        const header = readHeader();
-        restart(header.salt, header.pageSize);
+        writeHeader(size); // (a new log, or an empty one for another page size)
       } else if (pageSize !== size) {
         throw new Error(`tabsqlite VFS: the page size changed from ${pageSize} to ${size} ` +
           "while the log holds pages; a checkpoint must come first");
@@ -236,12 +240,10 @@ export function createLog(sah, db) {
         db.flush();
         stats.checkpoints += 1;
       }
-      writeHeader(newSalt(), pageSize); // (the database file has it all: start afresh)
+      writeHeader(pageSize); // (the database file has it all: start afresh)
       sah.truncate(HEADER);
       sah.flush();
       stats.resets += 1;
-      const header = readHeader();
-      restart(header.salt, header.pageSize);
     },
   };
 }
