@@ -88,7 +88,7 @@ export function createEngine(sqlite3, { vfs, unlockAsap, interrupts, logged = fa
     const conn = { db, ptr: db.pointer, cache: new Map(), collect: null, collecting: false,
                    ids: new Map(), texts: [], deadline: Infinity, expired: false, callId: 0,
                    path: onTabVfs ? path : null, lockName: null };
-    installSnapshotFunctions(sqlite3, db, { keepPageSize: onTabVfs && logged });
+    installSnapshotFunctions(sqlite3, db);
     capi.sqlite3_set_authorizer(conn.ptr, authorizer(conn), 0);
     // A statement past its call's deadline is stopped (SQLITE_INTERRUPT): nothing else can
     // run in this thread while it does, so it has to look at the clock itself.

@@ -6,12 +6,9 @@
 // What Python does around them is in tabsqlite/snapshots.py.
 const SQLITE_DONE = 101;
 const SQLITE_NOTADB = 26;
-const SQLITE_MISMATCH = 20;
 
-// Register both functions on `db` (an oo1.DB). `keepPageSize`: a restored image must have
-// the database's page size (tabsqlite's VFS in log mode, whose log keeps one page size;
-// SQLite cannot rewrite an image in memory with another, VACUUM keeps it there).
-export function installSnapshotFunctions(sqlite3, db, { keepPageSize = false } = {}) {
+// Register both functions on `db` (an oo1.DB).
+export function installSnapshotFunctions(sqlite3, db) {
   const { capi } = sqlite3;
   db.createFunction({
     name: "tabsqlite_serialize",
@@ -22,7 +19,7 @@ export function installSnapshotFunctions(sqlite3, db, { keepPageSize = false } =
     name: "tabsqlite_restore",
     arity: 1,
     xFunc: (pCtx, image) => {
-      const failure = restore(sqlite3, db, image, keepPageSize);
+      const failure = restore(sqlite3, db, image);
       if (failure !== null) {
         capi.sqlite3_result_error(pCtx, failure.message, -1);
         capi.sqlite3_result_error_code(pCtx, failure.code);
@@ -34,7 +31,7 @@ export function installSnapshotFunctions(sqlite3, db, { keepPageSize = false } =
 }
 
 // Copy `image` (a Uint8Array) over `db`'s main database; null, or {message, code}.
-function restore(sqlite3, db, image, keepPageSize) {
+function restore(sqlite3, db, image) {
   const { capi, wasm } = sqlite3;
   if (!(image instanceof Uint8Array)) {
     return { message: "tabsqlite_restore takes a BLOB", code: 1 };
@@ -55,17 +52,8 @@ function restore(sqlite3, db, image, keepPageSize) {
     if (check.length !== 1 || check[0] !== "ok") {
       return notADatabase(`SQLite's quick_check failed: ${check.slice(0, 3).join("; ")}`);
     }
-    if (keepPageSize) {
-      const size = Number(db.selectValue("PRAGMA main.page_size"));
-      const theirs = Number(source.selectValue("PRAGMA main.page_size"));
-      if (theirs !== size) {
-        return { message: `this image has ${theirs}-byte pages and the database ${size}-byte ` +
-          "ones, which log mode keeps (handles \"log\"): copy the image in with handles " +
-          "\"shared\", or VACUUM it to that page size first", code: SQLITE_MISMATCH };
-      }
-    }
-    // (otherwise the file takes the image's page size: tabsqlite's VFS has no WAL mode,
-    // which could not change it)
+    // (the file takes the image's page size: no WAL mode, which could not change it; in
+    // log mode the VFS logs the whole database in the new size, see tabvfs.mjs realign)
     const backup = capi.sqlite3_backup_init(db.pointer, "main", source.pointer, "main");
     if (!backup) {
       return { message: capi.sqlite3_errmsg(db.pointer),

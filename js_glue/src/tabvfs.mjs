@@ -48,6 +48,7 @@ const JOURNAL = "-journal";
 const LOG = "-log";
 const SQLITE_LOCK_SHARED = 1;
 const SQLITE_LOCK_RESERVED = 2;
+const validPageSize = (n) => n >= 512 && n <= 65536 && (n & (n - 1)) === 0;
 
 // True where this browser lets several handles share a file (feature detection, once).
 export async function unsafeHandlesWork() {
@@ -231,8 +232,10 @@ export function installTabVfs(sqlite3, handles = "shared") {
       try {
         const file = open.get(pFile);
         if (logged && file.kind === "db") {
-          const tx = txOf(file);
-          tx.dbPages = Math.ceil(Number(size64) / tx.pageSize);
+          const size = Number(size64);
+          let tx = txOf(file);
+          if (size % tx.pageSize !== 0) tx = realign(file, declaredPageSize(file, size));
+          tx.dbPages = Math.ceil(size / tx.pageSize);
           for (const index of tx.pages.keys()) if (index >= tx.dbPages) tx.pages.delete(index);
           return 0;
         }
@@ -294,8 +297,10 @@ export function installTabVfs(sqlite3, handles = "shared") {
       if (!logged || file === undefined || file.kind !== "db") return capi.SQLITE_NOTFOUND;
       if (op === capi.SQLITE_FCNTL_SYNC) { // the commit point (before xSync, or instead)
         try {
-          if (file.tx !== null) file.entry.wal.commit(file.tx.pages, file.tx.dbPages,
-                                                      file.tx.pageSize);
+          if (file.tx !== null) {
+            const tx = realign(file, declaredPageSize(file));
+            file.entry.wal.commit(tx.pages, tx.dbPages, tx.pageSize);
+          }
           file.tx = null;
           return 0;
         } catch (e) {
@@ -325,9 +330,9 @@ export function installTabVfs(sqlite3, handles = "shared") {
     if (sahOf(file).read(two, { at: 16 }) === 2) {
       const size = (two[0] << 8) | two[1];
       if (size === 1) return 65536;
-      if (size >= 512) return size;
+      if (validPageSize(size)) return size;
     }
-    return n >= 512 && (n & (n - 1)) === 0 ? n : 0;
+    return validPageSize(n) ? n : 0;
   }
   // The database's size in bytes as `file` sees it.
   function dbSize(file) {
@@ -342,7 +347,33 @@ export function installTabVfs(sqlite3, handles = "shared") {
     const pageSize = pageSizeOf(file, n);
     if (!pageSize) throw new Error("tabsqlite VFS: a write before the page size is known");
     const size = dbSize(file);
-    file.tx = { pages: new Map(), dbPages: Math.ceil(size / pageSize), pageSize };
+    file.tx = { pages: new Map(), dbPages: Math.ceil(size / pageSize), pageSize, whole: false };
+    return file.tx;
+  }
+  // The page size the database's header declares as `file`'s transaction sees it, if it
+  // divides `bytes` (a size to truncate to; any size when omitted), else the transaction's.
+  function declaredPageSize(file, bytes = 0) {
+    const two = new Uint8Array(2);
+    dbRead(file, two, 16);
+    const declared = two[0] === 0 && two[1] === 1 ? 65536 : (two[0] << 8) | two[1];
+    return validPageSize(declared) && bytes % declared === 0 ? declared : file.tx.pageSize;
+  }
+  // `file`'s transaction in pages of `size` bytes: the same bytes, every page of the
+  // database in it (`whole`), so it no longer reads through to the log or the file, whose
+  // pages are of another size. SQLite changes the page size that way: VACUUM after PRAGMA
+  // page_size writes pages of the new size; copying in an image of another page size
+  // writes the image over the old pages and truncates the file to its size.
+  function realign(file, size) {
+    const tx = file.tx;
+    if (size === tx.pageSize) return tx;
+    const bytes = tx.dbPages * tx.pageSize;
+    const pages = new Map();
+    for (let index = 0; index * size < bytes; index++) {
+      const page = new Uint8Array(size);
+      dbRead(file, page, index * size); // (zeros past the end)
+      pages.set(index, page);
+    }
+    file.tx = { pages, dbPages: Math.ceil(bytes / size), pageSize: size, whole: true };
     return file.tx;
   }
   // Read `dest` from `offset` of the database as `file` sees it: 0, or a short read.
@@ -370,6 +401,8 @@ export function installTabVfs(sqlite3, handles = "shared") {
       const pending = file.tx === null ? undefined : file.tx.pages.get(index);
       if (pending !== undefined) {
         part.set(pending.subarray(within, within + n));
+      } else if (file.tx !== null && file.tx.whole) {
+        part.fill(0); // (a page past the end the transaction wrote: zeros)
       } else if (wal.has(index)) {
         wal.read(index, part, within);
       } else {
@@ -382,13 +415,11 @@ export function installTabVfs(sqlite3, handles = "shared") {
   }
   // Write `src` at `offset` into `file`'s transaction (whole pages: SQLite writes those).
   function dbWrite(file, src, offset) {
-    const tx = txOf(file, src.length);
-    const { pageSize } = tx;
-    if (src.length !== pageSize && src.length >= 512 && (src.length & (src.length - 1)) === 0 &&
-        offset % src.length === 0) {
-      throw new Error(`tabsqlite VFS: a page of ${src.length} bytes where the database's ` +
-        `are ${pageSize} (a page size change needs handles other than "log")`);
+    let tx = txOf(file, src.length);
+    if (src.length !== tx.pageSize && validPageSize(src.length) && offset % src.length === 0) {
+      tx = realign(file, src.length); // (a page of another size: the page size changes)
     }
+    const { pageSize } = tx;
     let done = 0;
     while (done < src.length) {
       const at = offset + done;

@@ -11,10 +11,14 @@
 //   change under it, and the log only grows while anyone reads.
 //
 // The log: a HEADER (magic, version, salt, page size), then frames. A page frame is a
-// FRAME-byte head (kind PAGE, page index, salt, 0, checksum a, b) and the page; a commit
-// frame is a head alone (kind COMMIT, the database's size in pages). The checksums run
-// on from the header's salt through every frame (head and page), so a frame counts only
-// if everything before it does; a commit frame makes the pages before it visible.
+// FRAME-byte head (kind PAGE, page index, salt, size, checksum a, b) and the page; a
+// commit frame is a head alone (kind COMMIT, the database's size in pages, salt, size).
+// The checksums run on from the header's salt through every frame (head and page), so a
+// frame counts only if everything before it does; a commit frame makes the pages before
+// it visible.
+// `size` is 0, or a new page size: a commit that changes the database's page size (VACUUM
+// after PRAGMA page_size, an image copied in) carries every page of the database in the
+// new size, and its commit frame voids every page logged before it.
 // A torn append (a tab that died or lost power mid-commit) has no valid commit frame:
 // nobody ever sees it, and the next writer writes over it. A new salt (a checkpoint's
 // reset) makes every older frame invalid.
@@ -51,12 +55,15 @@ function runSums(sums, words) {
   sums[1] = b;
 }
 
+const validPageSize = (n) => n >= 512 && n <= 65536 && (n & (n - 1)) === 0;
+
 const words = (bytes) => new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
 
 // The log over its access handle `sah` (the database's is `db`, for checkpoints).
 export function createLog(sah, db) {
   let salt = 0; // 0: no log read yet (or none written)
-  let pageSize = 0;
+  let headerSize = 0; // the page size in the header
+  let pageSize = 0; // the page size of the view (the header's, or a later commit's)
   let applied = 0; // the end of the last commit applied to the overlay
   const sums = new Uint32Array(2);
   const overlay = new Map(); // page index -> offset of its newest committed copy
@@ -69,6 +76,7 @@ export function createLog(sah, db) {
   // Forget the view: the log (re)starts with `newSalt` and `size`.
   function restart(newSalt, size) {
     salt = newSalt;
+    headerSize = size;
     pageSize = size;
     applied = HEADER;
     overlay.clear();
@@ -107,7 +115,9 @@ export function createLog(sah, db) {
       if (salt !== 0) restart(0, 0);
       return;
     }
-    if (header.salt !== salt || header.pageSize !== pageSize) restart(header.salt, header.pageSize);
+    if (header.salt !== salt || header.pageSize !== headerSize) {
+      restart(header.salt, header.pageSize);
+    }
     const size = sah.getSize();
     if (size <= applied || pageSize === 0) return;
     const base = applied;
@@ -116,12 +126,15 @@ export function createLog(sah, db) {
     const view = new DataView(bytes.buffer);
     const run = Uint32Array.from(sums);
     const seen = [];
+    let seenSize = 0; // the page size of the frames in `seen`
     let at = 0;
     while (at + FRAME <= got) {
       const kind = view.getUint32(at, true);
       const value = view.getUint32(at + 4, true);
       if ((kind !== PAGE && kind !== COMMIT) || view.getUint32(at + 8, true) !== salt) break;
-      const end = at + FRAME + (kind === PAGE ? pageSize : 0);
+      const size = view.getUint32(at + 12, true) || pageSize;
+      if (!validPageSize(size) || (seen.length > 0 && size !== seenSize)) break;
+      const end = at + FRAME + (kind === PAGE ? size : 0);
       if (end > got) break;
       runSums(run, words(bytes.subarray(at, at + 16)));
       if (kind === PAGE) runSums(run, words(bytes.subarray(at + FRAME, end)));
@@ -130,7 +143,12 @@ export function createLog(sah, db) {
       }
       if (kind === PAGE) {
         seen.push(value, base + at + FRAME);
+        seenSize = size;
       } else {
+        if (size !== pageSize) { // a new page size: the pages before are void
+          overlay.clear();
+          pageSize = size;
+        }
         for (let i = 0; i < seen.length; i += 2) overlay.set(seen[i], seen[i + 1]);
         frames += seen.length / 2;
         stats.framesRead += seen.length / 2;
@@ -166,12 +184,18 @@ export function createLog(sah, db) {
     // Append a transaction: `pages` (page index -> page bytes, all `size` long) and the
     // database's size in pages after it; flushed before it returns (the commit is durable
     // then). The caller holds the write lock and caught up at its transaction's start.
+    // With a page size other than the log's, `pages` holds the whole database (a missing
+    // page is zeros) and the commit voids every page logged before it.
     commit(pages, newDbPages, size) {
       if (salt === 0 || (pageSize !== size && frames === 0)) {
         writeHeader(size); // (a new log, or an empty one for another page size)
-      } else if (pageSize !== size) {
-        throw new Error(`tabsqlite VFS: the page size changed from ${pageSize} to ${size} ` +
-          "while the log holds pages; a checkpoint must come first");
+      }
+      const resize = pageSize !== size;
+      const mark = resize ? size : 0;
+      if (resize) {
+        for (let index = 0; index < newDbPages; index++) {
+          if (!pages.has(index)) pages.set(index, new Uint8Array(size));
+        }
       }
       const order = [...pages.keys()].sort((x, y) => x - y);
       const out = new Uint8Array(order.length * (FRAME + size) + FRAME);
@@ -183,6 +207,7 @@ export function createLog(sah, db) {
         view.setUint32(at, kind, true);
         view.setUint32(at + 4, value, true);
         view.setUint32(at + 8, salt, true);
+        view.setUint32(at + 12, mark, true);
         runSums(run, words(out.subarray(at, at + 16)));
         if (page !== null) {
           out.set(page, at + FRAME);
@@ -213,6 +238,10 @@ export function createLog(sah, db) {
       // Written whole, the commit is visible to every tab that catches up now, so it is
       // this tab's too, even if the flush below fails (SQLite then reports the commit as
       // failed, like a failed fsync, and reads its pages back from the view).
+      if (resize) {
+        overlay.clear();
+        pageSize = size;
+      }
       for (let i = 0; i < placed.length; i += 2) overlay.set(placed[i], placed[i + 1]);
       frames += order.length;
       dbPages = newDbPages;
