@@ -13,10 +13,11 @@ from pyodide.code import run_js
 from tabsqlite.runtimes.pyodide import PyodideRuntime
 PAGE_SIZE = PyodideRuntime.options.page_size or 0  # 0: sqlite-wasm's default
 VFS = str(glue.vfs)  # the one the library uses in this tab
-js_open_raw = run_js('''(sqlite3, path, pageSize, vfs) => {
+js_open_raw = run_js('''(sqlite3, path, pageSize, vfs, logged) => {
   const flags = vfs === 'opfs' ? '?vfs=opfs&opfs-unlock-asap=1' : '?vfs=' + vfs;
   const db = new sqlite3.oo1.DB({filename: 'file:' + path + flags, flags: 'c'});
   if (vfs !== 'opfs') db.exec('PRAGMA temp_store=MEMORY');
+  if (logged) db.exec('PRAGMA journal_mode=MEMORY');  // (as the library: the log is the journal)
   if (pageSize) db.exec('PRAGMA page_size=' + pageSize);
   return db;
 }''')
@@ -24,7 +25,8 @@ async def js_open(sqlite3, path, vfs=None):
     vfs = vfs or VFS
     if vfs == "tabsqlite":
         await glue.prepareFile(path)  # the VFS's handles, as the library's open does
-    return js_open_raw(sqlite3, path, PAGE_SIZE, vfs)
+    return js_open_raw(sqlite3, path, PAGE_SIZE, vfs,
+                       vfs == "tabsqlite" and str(glue.handles) == "log")
 
 js_bulk = run_js('''(sqlite3, db, n) => {
   db.exec('DROP TABLE IF EXISTS t');

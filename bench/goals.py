@@ -98,7 +98,7 @@ GOALS: list[tuple[str, str, str, Callable[[Figures], Any], Callable[[Any], bool]
        (lambda f, key=key, stat=stat:
         _get(f, "read_while_writing", key, f"reader_{stat}_ms")),
        (lambda v, limit=limit: v <= limit), f"<= {limit} ms")
-      for label, key in (("", "read_while_writing"), ("log mode: ", "read_while_writing_log"))
+      for label, key in (("", "read_while_writing"),)
       for stat, limit in (("p50", 2), ("p95", 10))],
     ("12", "lending mode point select vs OPFSCoopSyncVFS raw JS (its time / ours)", "x",
      lambda f: _ratio(_get(f, "peers", "peers", COOP, "point_select_us"),

@@ -82,9 +82,10 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 HEADERS = os.environ.get("TABSQLITE_TEST_HEADERS", "plain")
 
 #: How tabsqlite's VFS holds the files in the suite's tabs: "auto" (the default: what the
-#: browser supports, "shared" in Chromium), "lending" (what browsers without
-#: readwrite-unsafe handles run; Chromium runs it too when told) or "log" (shared handles
-#: with a write-ahead log). A test that names its own ``handles`` keeps them.
+#: browser supports, "log" in Chromium: shared handles with a write-ahead log), "shared"
+#: (shared handles, commits into the file), "lending" (what browsers without
+#: readwrite-unsafe handles run; Chromium runs it too when told) or "log". A test that
+#: names its own ``handles`` keeps them.
 HANDLES = os.environ.get("TABSQLITE_TEST_HANDLES", "auto")
 
 

@@ -88,7 +88,7 @@ async def test_an_app_with_its_own_pyodide_imports_tabsqlite(
     out = json.loads(await tab.run(OPEN_AND_WRITE.replace("MODE", json.dumps(mode))))
     assert out["rows"] == [{"body": mode}]
     assert out["runtime"] == "pyodide"
-    assert out["vfs"] == "tabsqlite" and out["handles"] in ("shared", "lending")
+    assert out["vfs"] == "tabsqlite" and out["handles"] in ("log", "lending")
     # Nothing of tabsqlite's JS was served: the app's files, Pyodide, the wheels only.
     own = {"/", "/main.html", "/worker.html", "/install.mjs", "/app_worker.mjs", "/favicon.ico"}
     stray = [p for p in host.requested

@@ -34,7 +34,7 @@ ENGINES = ["chromium", "firefox",
 #: How each engine's tabs hold the files, found by feature detection (Chromium's as
 #: ``TABSQLITE_TEST_HANDLES`` says, when set).
 FORCED = os.environ.get("TABSQLITE_TEST_HANDLES", "auto")
-HANDLES = {"chromium": "shared" if FORCED == "auto" else FORCED, "firefox": "lending",
+HANDLES = {"chromium": "log" if FORCED == "auto" else FORCED, "firefox": "lending",
            "webkit": "lending"}
 
 OPEN = """

@@ -1,8 +1,9 @@
-"""tabsqlite's own OPFS VFS (js_glue/src/tabvfs.mjs), in both ways of holding the files:
-every tab keeps readwrite-unsafe handles ("shared", Chromium's default), or the lock's holder
-has the only handles and lends them on request ("lending", what other browsers run; forced
-here). The database's Web Lock decides who touches the file. It needs no cross-origin
-isolation, and several tabs on it lose nothing."""
+"""tabsqlite's own OPFS VFS (js_glue/src/tabvfs.mjs), in every way of holding the files:
+every tab keeps readwrite-unsafe handles and commits into a write-ahead log ("log",
+Chromium's default) or into the file ("shared"), or the lock's holder has the only handles
+and lends them on request ("lending", what other browsers run; forced here). The
+database's Web Lock decides who touches the file. It needs no cross-origin isolation, and
+several tabs on it lose nothing."""
 
 from __future__ import annotations
 

@@ -283,6 +283,49 @@ async def test_a_shared_mode_tab_refuses_a_database_with_commits_in_its_log(
     await logged.run("await db.close(delete_database=True)")
 
 
+REFUSED = """
+import tabsqlite
+try:
+    other = await tabsqlite.open_database({path!r}, open_timeout=5)
+    await other.close()
+    err = None
+except tabsqlite.DatabaseError as e:
+    err = f"{{type(e).__name__}}: {{e}}"
+err
+"""
+
+
+@HANDLES
+async def test_tabs_of_the_log_and_of_the_file_never_share_a_database(
+        open_tabs: Any, handles: str) -> None:
+    """While a tab has the database open in log mode, a tab whose commits would go into the
+    file (shared or lending handles) refuses to open it, and the other way round; each
+    opens it once the other closed it."""
+    path = "/wal/sides.db"
+    (logged,) = await open_tabs(1, query=f"&handles={handles}")
+    (shared,) = await open_tabs(1, query="&handles=shared")
+    (lending,) = await open_tabs(1, query="&handles=lending")
+    await logged.run(code(OPEN.format(path=path), """
+        await db.execute("INSERT INTO items(tag, n) VALUES ('logged', 1)")
+    """))
+    for tab in (shared, lending):
+        err = await tab.run(REFUSED.format(path=path), timeout=30)
+        assert err is not None and "write-ahead log" in err and "same handles" in err, err
+    await logged.run("await db.close()")
+    got = await shared.run(code(OPEN.format(path=path), """
+        (await db.get("SELECT tag FROM items"))["tag"]
+    """))
+    assert got == "logged"
+    err = await logged.run(REFUSED.format(path=path), timeout=30)
+    assert err is not None and "into the database file" in err, err
+    await shared.run("await db.close()")
+    got = await logged.run(code(OPEN.format(path=path), """
+        (await db.get("SELECT tag FROM items"))["tag"]
+    """))
+    assert got == "logged"
+    await logged.run("await db.close(delete_database=True)")
+
+
 @HANDLES
 async def test_the_last_close_folds_the_log_into_the_file(open_tabs: Any, handles: str) -> None:
     """When a tab's last connection to a database closes, its log is folded into the

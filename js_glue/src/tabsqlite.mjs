@@ -10,8 +10,9 @@
 // database call is proxied to a database worker. The Python API is the same in both.
 // Options for the database: `vfs` ("auto", the default: tabsqlite's own VFS where the
 // browser has OPFS sync access handles, else sqlite-wasm's "opfs"; or a VFS's name) and
-// `handles` ("auto", "shared" or "lending": how tabsqlite's VFS holds the files, see
-// tabvfs.mjs; forced only to test).
+// `handles` ("auto", "log", "shared" or "lending": how tabsqlite's VFS holds the files, see
+// tabvfs.mjs; "auto" is "log" where tabs can share handles (Chromium), else "lending"; every
+// tab on one database must agree on "log" or not).
 import { toPlain } from "./convert.mjs";
 import { mainGlue, waitFor } from "./db_proxy.mjs";
 import { fetchWheel, installWheel } from "./install.mjs";

@@ -1,17 +1,19 @@
 // tabsqlite's own OPFS VFS ("tabsqlite"): synchronous access handles opened in this worker.
 // No SharedArrayBuffer, no proxy worker: a page read is one handle read.
 //
-// Two ways to hold a file's handles ("handles", chosen by feature detection or forced):
-//   "shared"  (Chromium): every tab keeps handles of mode "readwrite-unsafe" open for the
-//             connection's life; several tabs hold them on one file at once.
+// Three ways to hold a file's handles ("handles", chosen by feature detection or forced):
+//   "log"     (Chromium, the default there): shared handles (below), and commits go to a
+//             write-ahead log beside the database instead of into it (writeahead.mjs), so
+//             readers never wait for a writer; see "Log mode" below and in docs/design.md.
+//   "shared"  (Chromium, asked for): every tab keeps handles of mode "readwrite-unsafe"
+//             open for the connection's life; several tabs hold them on one file at once;
+//             commits go into the file under a rollback journal.
 //   "lending" (elsewhere): a handle of the default mode excludes every other, so a tab
 //             opens them when it gets the database's Web Lock (borrow, asynchronous, inside
 //             the grant) and closes them before it lets the lock go (lend). The shim keeps
 //             the lock, and so the handles, between statements until another tab says it
 //             wants them (keptlocks.mjs), the idea behind wa-sqlite's OPFSCoopSyncVFS.
-//   "log"     (Chromium, asked for): shared handles, and commits go to a write-ahead log
-//             beside the database instead of into it (writeahead.mjs), so readers never
-//             wait for a writer; see "Log mode" below and in docs/design.md.
+// Every tab on one database must use the log, or none (claimSide).
 //
 // Who may touch the file is decided outside SQLite, by the database's Web Lock: every
 // statement runs inside it (statement_locks.mjs, runLocked) and a transaction keeps it
@@ -81,8 +83,9 @@ function syncHandlesExist() {
 }
 
 // The VFS a worker uses for `requested` ("auto": ours, else sqlite-wasm's "opfs") and how
-// ours holds its handles (`handles`: "auto", "shared" or "lending"; see the top): {vfs,
-// tabvfs}, ours installed if it is that.
+// ours holds its handles (`handles`: "auto" (log where handles can be shared, else
+// lending), "log", "shared" or "lending"; see the top): {vfs, tabvfs}, ours installed if it
+// is that.
 export async function chooseVfs(sqlite3, requested, handles = "auto") {
   const vfs = requested || "auto";
   if (vfs !== "auto" && vfs !== VFS_NAME) return { vfs, tabvfs: null };
@@ -95,7 +98,7 @@ export async function chooseVfs(sqlite3, requested, handles = "auto") {
     return { vfs: VFS_NAME, tabvfs: installTabVfs(sqlite3, "lending") };
   }
   if (want !== "lending" && await unsafeHandlesWork()) { // (probed once per worker)
-    return { vfs: VFS_NAME, tabvfs: installTabVfs(sqlite3, want === "log" ? "log" : "shared") };
+    return { vfs: VFS_NAME, tabvfs: installTabVfs(sqlite3, want === "shared" ? "shared" : "log") };
   }
   if (want === "auto" && syncHandlesExist()) {
     return { vfs: VFS_NAME, tabvfs: installTabVfs(sqlite3, "lending") };
@@ -122,8 +125,8 @@ async function fileHandle(path, create = true) {
   return dir.getFileHandle(parts[parts.length - 1], { create });
 }
 
-// Shared mode: refuse a database whose log (left by tabs in log mode) still holds frames:
-// its newest commits are there, not in the database file.
+// Shared and lending: refuse a database whose log (left by tabs in log mode that went
+// without closing it) still holds frames: its newest commits are there, not in the file.
 async function refuseLogged(path) {
   let file;
   try {
@@ -131,17 +134,42 @@ async function refuseLogged(path) {
   } catch {
     return; // (no log)
   }
-  const sah = await file.createSyncAccessHandle({ mode: "readwrite-unsafe" });
-  let size;
-  try {
-    size = sah.getSize();
-  } finally {
-    sah.close();
-  }
-  if (size > LOG_HEADER) {
+  // (no tab of the log's side has it open: claimSide; so no handle, in every browser)
+  if ((await file.getFile()).size > LOG_HEADER) {
     throw new Error(`tabsqlite VFS: ${path} has commits in its write-ahead log ` +
       `(${path}${LOG}): open it with handles "log", as the tabs that wrote it did`);
   }
+}
+
+// Tabs on one database must agree on where its commits go: into a log ("log" mode) or
+// into the file (shared and lending). Each tab holds a shared Web Lock naming its side for
+// as long as it has the database open, taken behind a gate lock after it looked for the
+// other side's: a tab of the other side refuses to open the database meanwhile.
+const sideLock = (path, side) => `tabsqlite-vfs ${side} ${path}`;
+
+// Take `path`'s side `side` ("log" or "file"); resolves to the function that lets it go,
+// rejects while a tab of the other side has the database open.
+async function claimSide(path, side) {
+  const other = side === "log" ? "file" : "log";
+  return navigator.locks.request(`tabsqlite-vfs gate ${path}`, async () => {
+    const { held } = await navigator.locks.query();
+    if (held.some((lock) => lock.name === sideLock(path, other))) {
+      throw new Error(`tabsqlite VFS: ${path} is open in another tab whose commits go ` +
+        (side === "log" ? "into the database file (handles \"shared\" or \"lending\"), "
+          : "into a write-ahead log (handles \"log\"), ") +
+        `and this one's would go ${side === "log" ? "into a log" : "into the file"}: ` +
+        "open it with the same handles in every tab");
+    }
+    let letGo;
+    const kept = new Promise((done) => { letGo = done; });
+    await new Promise((granted, failed) => {
+      navigator.locks.request(sideLock(path, side), { mode: "shared" }, () => {
+        granted();
+        return kept;
+      }).catch(failed);
+    });
+    return letGo;
+  });
 }
 
 export function installTabVfs(sqlite3, handles = "shared") {
@@ -583,7 +611,11 @@ export function installTabVfs(sqlite3, handles = "shared") {
     const entry = files.get(path);
     if (!entry) return;
     files.delete(path);
-    closeHandles(entry);
+    try {
+      closeHandles(entry);
+    } finally {
+      entry.letGo();
+    }
   }
 
   // Counters for tests and benchmarks: handles borrowed (and the milliseconds that took in
@@ -636,15 +668,23 @@ export function installTabVfs(sqlite3, handles = "shared") {
         entry.refs += 1;
         return;
       }
-      if (handles === "shared") await refuseLogged(path);
-      const [db, journal, log] = await Promise.all([fileHandle(path), fileHandle(path + JOURNAL),
-                                                    logged ? fileHandle(path + LOG) : null]);
-      const made = { path, files: { db, journal, log }, db: null, journal: null, log: null,
-                     dirty: { db: false, journal: false }, refs: 1, wal: null };
-      if (!lending) Object.assign(made, await openHandles(made));
-      if (logged) made.wal = createLog(made.log, made.db);
+      const letGo = await claimSide(path, logged ? "log" : "file");
+      let made = null;
+      try {
+        if (!logged) await refuseLogged(path);
+        const [db, journal, log] = await Promise.all([
+          fileHandle(path), fileHandle(path + JOURNAL), logged ? fileHandle(path + LOG) : null]);
+        made = { path, files: { db, journal, log }, db: null, journal: null, log: null,
+                 dirty: { db: false, journal: false }, refs: 1, wal: null, letGo };
+        if (!lending) Object.assign(made, await openHandles(made));
+        if (logged) made.wal = createLog(made.log, made.db);
+      } catch (e) {
+        letGo();
+        throw e;
+      }
       if (files.has(path)) { // prepared meanwhile by another open in this worker
         closeHandles(made);
+        letGo();
         files.get(path).refs += 1;
         return;
       }

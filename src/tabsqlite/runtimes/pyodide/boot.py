@@ -31,9 +31,11 @@ class BootOptions:
 
     :param assets_url: a URL serving the wheel's ``tabsqlite/_browser/`` folder (the layout of
         ``js_glue/``); ``None`` loads the files from the installed package as blob URLs.
-    :param handles: how tabsqlite's VFS holds the files: ``"auto"``, ``"shared"``,
-        ``"lending"`` (forced only to test) or ``"log"`` (shared handles with a write-ahead
-        log: readers never wait for a writer).
+    :param handles: how tabsqlite's VFS holds the files: ``"auto"`` (``"log"`` where tabs
+        can share handles, else ``"lending"``), ``"log"`` (shared handles, commits to a
+        write-ahead log: readers never wait for a writer), ``"shared"`` (shared handles,
+        commits into the file) or ``"lending"`` (forced only to test). Every tab of one
+        database must use the log, or none.
     :param default_directory: the OPFS folder for plain database names.
     """
 

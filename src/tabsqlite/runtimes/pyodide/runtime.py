@@ -33,8 +33,9 @@ from .transport import BroadcastTransport
 class PyodideRuntime(Runtime):
     """Runs tabsqlite in a browser tab, on tabsqlite's own OPFS VFS (``js_glue``'s
     ``tabvfs.mjs``): every tab keeps the file's handles where the browser lets several tabs
-    share them (Chromium), else the holder of the database's lock lends them on request;
-    sqlite-wasm's ``opfs`` only where OPFS sync access handles are missing."""
+    share them (Chromium), and commits go to a write-ahead log beside the database; else
+    the holder of the database's lock lends them on request; sqlite-wasm's ``opfs`` only
+    where OPFS sync access handles are missing."""
 
     name = "pyodide"
     #: A rollback journal (WAL needs memory shared between tabs, which they lack), kept
@@ -44,7 +45,8 @@ class PyodideRuntime(Runtime):
     #: writes and flushes less. One tab's autocommit inserts, one run on this machine
     #: (bench/, figure 3): 4 KiB persist 291/s, 16 KiB persist 227/s, 16 KiB delete 214/s,
     #: 16 KiB truncate 185/s. ``synchronous`` stays FULL (NORMAL: 242/s against 227/s, but
-    #: a power cut could then undo acknowledged commits).
+    #: a power cut could then undo acknowledged commits). In log mode (Chromium's default)
+    #: the VFS keeps SQLite's journal in memory whatever is asked: the log is the journal.
     options = ConnectOptions(journal_mode="persist", page_size=4096,
                              journal_size_limit=1 << 20)
 
