@@ -327,7 +327,7 @@ export function installTabVfs(sqlite3, handles = "shared") {
         try {
           if (file.tx !== null) {
             const tx = realign(file, declaredPageSize(file));
-            file.entry.wal.commit(tx.pages, tx.dbPages, tx.pageSize);
+            file.entry.wal.commit(tx.pages, tx.dbPages, tx.pageSize, tx.whole);
           }
           file.tx = null;
           return 0;

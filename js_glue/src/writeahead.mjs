@@ -184,15 +184,19 @@ export function createLog(sah, db) {
     // Append a transaction: `pages` (page index -> page bytes, all `size` long) and the
     // database's size in pages after it; flushed before it returns (the commit is durable
     // then). The caller holds the write lock and caught up at its transaction's start.
-    // With a page size other than the log's, `pages` holds the whole database (a missing
-    // page is zeros) and the commit voids every page logged before it.
-    commit(pages, newDbPages, size) {
+    // `whole`: `pages` is the whole database (a missing page is zeros), as it must be with
+    // a page size other than the log's; such a commit voids every page logged before it.
+    commit(pages, newDbPages, size, whole = false) {
       if (salt === 0 || (pageSize !== size && frames === 0)) {
         writeHeader(size); // (a new log, or an empty one for another page size)
       }
       const resize = pageSize !== size;
+      if (resize && !whole) {
+        throw new Error(`tabsqlite VFS: a commit of ${size}-byte pages, not the whole ` +
+          `database, into a log of ${pageSize}-byte pages`);
+      }
       const mark = resize ? size : 0;
-      if (resize) {
+      if (whole) { // (nothing of it is read through to the database file)
         for (let index = 0; index < newDbPages; index++) {
           if (!pages.has(index)) pages.set(index, new Uint8Array(size));
         }
