@@ -398,7 +398,7 @@ class Bench:
 
     async def read_while_writing(self) -> None:
         """Figure 10: point selects in tab A every 2 ms while tab B writes without pause, as
-        as the browser's default runs (log mode in Chromium) and in shared mode."""
+        the browser's default runs (log mode in Chromium) and in shared mode."""
         for key, label, query in (("read_while_writing", "", ""),
                                   ("read_while_writing_shared", "[shared mode] ",
                                    "&handles=shared")):

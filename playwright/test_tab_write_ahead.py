@@ -251,6 +251,19 @@ async def test_commits_in_the_log_survive_every_tab_closing(open_tabs: Any, hand
     await second.run("await db.close(delete_database=True)")
 
 
+# An open of {path} in this tab: None, or the error it got.
+REFUSED = """
+import tabsqlite
+try:
+    other = await tabsqlite.open_database({path!r}, open_timeout=5)
+    await other.close()
+    err = None
+except tabsqlite.DatabaseError as e:
+    err = f"{{type(e).__name__}}: {{e}}"
+err
+"""
+
+
 @HANDLES
 async def test_a_shared_mode_tab_refuses_a_database_with_commits_in_its_log(
         open_tabs: Any, handles: str) -> None:
@@ -265,15 +278,7 @@ async def test_a_shared_mode_tab_refuses_a_database_with_commits_in_its_log(
     """))
     await writer.page.close()
     (shared,) = await open_tabs(1, query="&handles=shared")
-    err = await shared.run(f"""
-        import tabsqlite
-        try:
-            await tabsqlite.open_database({path!r}, open_timeout=5)
-            err = None
-        except tabsqlite.DatabaseError as e:
-            err = f"{{type(e).__name__}}: {{e}}"
-        err
-    """, timeout=30)
+    err = await shared.run(REFUSED.format(path=path), timeout=30)
     assert err is not None and "write-ahead log" in err and '"log"' in err, err
     (logged,) = await open_tabs(1, query=f"&handles={handles}")
     got = await logged.run(code(OPEN.format(path=path), """
@@ -281,18 +286,6 @@ async def test_a_shared_mode_tab_refuses_a_database_with_commits_in_its_log(
     """))
     assert got == "logged"
     await logged.run("await db.close(delete_database=True)")
-
-
-REFUSED = """
-import tabsqlite
-try:
-    other = await tabsqlite.open_database({path!r}, open_timeout=5)
-    await other.close()
-    err = None
-except tabsqlite.DatabaseError as e:
-    err = f"{{type(e).__name__}}: {{e}}"
-err
-"""
 
 
 @HANDLES

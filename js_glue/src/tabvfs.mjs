@@ -36,7 +36,7 @@
 // sets temp_store=MEMORY), so they never reach this VFS.
 
 import {
-  CHECKPOINT_PAGES, createLog, HEADER as LOG_HEADER, newLogStats,
+  CHECKPOINT_PAGES, createLog, HEADER as LOG_HEADER, newLogStats, validPageSize,
 } from "./writeahead.mjs";
 
 // Log mode: the database file as SQLite sees it is the file, under the log's newest
@@ -50,7 +50,13 @@ const JOURNAL = "-journal";
 const LOG = "-log";
 const SQLITE_LOCK_SHARED = 1;
 const SQLITE_LOCK_RESERVED = 2;
-const validPageSize = (n) => n >= 512 && n <= 65536 && (n & (n - 1)) === 0;
+// The page size a database header's bytes 16-17 (`two`) declare (1 stands for 65536), or
+// 0 when they declare none SQLite can have.
+function headerPageSize(two) {
+  const size = (two[0] << 8) | two[1];
+  if (size === 1) return 65536;
+  return validPageSize(size) ? size : 0;
+}
 
 // True where this browser lets several handles share a file (feature detection, once).
 export async function unsafeHandlesWork() {
@@ -149,16 +155,18 @@ const sideLock = (path, side) => `tabsqlite-vfs ${side} ${path}`;
 
 // Take `path`'s side `side` ("log" or "file"); resolves to the function that lets it go,
 // rejects while a tab of the other side has the database open.
+const SIDES = {
+  log: 'into a write-ahead log (handles "log")',
+  file: 'into the database file (handles "shared" or "lending")',
+};
 async function claimSide(path, side) {
   const other = side === "log" ? "file" : "log";
   return navigator.locks.request(`tabsqlite-vfs gate ${path}`, async () => {
     const { held } = await navigator.locks.query();
     if (held.some((lock) => lock.name === sideLock(path, other))) {
       throw new Error(`tabsqlite VFS: ${path} is open in another tab whose commits go ` +
-        (side === "log" ? "into the database file (handles \"shared\" or \"lending\"), "
-          : "into a write-ahead log (handles \"log\"), ") +
-        `and this one's would go ${side === "log" ? "into a log" : "into the file"}: ` +
-        "open it with the same handles in every tab");
+        `${SIDES[other]}, and this one's would go ${SIDES[side]}: open it with the same ` +
+        "handles in every tab");
     }
     let letGo;
     const kept = new Promise((done) => { letGo = done; });
@@ -355,11 +363,8 @@ export function installTabVfs(sqlite3, handles = "shared") {
     const wal = file.entry.wal;
     if (wal.pageSize) return wal.pageSize;
     const two = new Uint8Array(2);
-    if (sahOf(file).read(two, { at: 16 }) === 2) {
-      const size = (two[0] << 8) | two[1];
-      if (size === 1) return 65536;
-      if (validPageSize(size)) return size;
-    }
+    const declared = sahOf(file).read(two, { at: 16 }) === 2 ? headerPageSize(two) : 0;
+    if (declared) return declared;
     return validPageSize(n) ? n : 0;
   }
   // The database's size in bytes as `file` sees it.
@@ -383,8 +388,8 @@ export function installTabVfs(sqlite3, handles = "shared") {
   function declaredPageSize(file, bytes = 0) {
     const two = new Uint8Array(2);
     dbRead(file, two, 16);
-    const declared = two[0] === 0 && two[1] === 1 ? 65536 : (two[0] << 8) | two[1];
-    return validPageSize(declared) && bytes % declared === 0 ? declared : file.tx.pageSize;
+    const declared = headerPageSize(two);
+    return declared && bytes % declared === 0 ? declared : file.tx.pageSize;
   }
   // `file`'s transaction in pages of `size` bytes: the same bytes, every page of the
   // database in it (`whole`), so it no longer reads through to the log or the file, whose

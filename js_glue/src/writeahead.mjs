@@ -55,7 +55,8 @@ function runSums(sums, words) {
   sums[1] = b;
 }
 
-const validPageSize = (n) => n >= 512 && n <= 65536 && (n & (n - 1)) === 0;
+// Whether `n` is a page size SQLite can have.
+export const validPageSize = (n) => n >= 512 && n <= 65536 && (n & (n - 1)) === 0;
 
 const words = (bytes) => new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
 
