@@ -593,9 +593,13 @@ async def main(only: list[str], repeat: int, vfs: str = "", save: bool = True,
         rows, data = await cpython_cases.run(repeat)
         for r in rows:
             print(f"{r[0]:<4} {r[1]:<54} {r[2]:>16} {r[3]:>9} {r[4]}", flush=True)
-        results["figures"]["cpython"] = data
-        set_rows(results, "cpython", rows)
-        save_results(results)
+        if save:
+            results["figures"]["cpython"] = data
+            set_rows(results, "cpython", rows)
+            save_results(results)
+    if not save:
+        print(f"done in {time.time() - started:.0f} s; bench/results.json left as it was")
+        return
     await chart.draw(load_results())
     print(f"done in {time.time() - started:.0f} s; wrote bench/results.json and results.png")
 
