@@ -589,19 +589,18 @@ async def main(only: list[str], repeat: int, vfs: str = "", save: bool = True,
         save_results(results)
         print(goals.table(results["goals"]))
     if not only or "cpython" in only:
-        results = load_results()
         rows, data = await cpython_cases.run(repeat)
         for r in rows:
             print(f"{r[0]:<4} {r[1]:<54} {r[2]:>16} {r[3]:>9} {r[4]}", flush=True)
         if save:
+            results = load_results()
             results["figures"]["cpython"] = data
             set_rows(results, "cpython", rows)
             save_results(results)
-    if not save:
-        print(f"done in {time.time() - started:.0f} s; bench/results.json left as it was")
-        return
-    await chart.draw(load_results())
-    print(f"done in {time.time() - started:.0f} s; wrote bench/results.json and results.png")
+    if save:
+        await chart.draw(load_results())
+    wrote = "wrote bench/results.json and results.png" if save else "saved nothing"
+    print(f"done in {time.time() - started:.0f} s; {wrote}")
 
 
 def load_results() -> dict[str, Any]:
